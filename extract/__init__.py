@@ -1,0 +1,1 @@
+"""Clean, extract and export stages: HTML -> Article -> Facts -> tables."""

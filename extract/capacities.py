@@ -1,0 +1,172 @@
+"""Capacities: how many vehicles a year a plant, a phase or a company can build.
+
+Every quantity in a sentence is a candidate (`numbers.quantities`); the rules in
+`patterns/capacities.json` keep the ones written as capacity and drop sales, deliveries,
+monthly output and milestones. The owner is the first company the sentence names, else
+the company of the previous capacity (a second phase), else the company the article is
+mostly about.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from extract.companies import Mention
+from extract.numbers import quantities
+from extract.records import Capacity
+
+PATTERNS = Path(__file__).with_name("patterns") / "capacities.json"
+YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+MIN_UNITS = 1_000  # below this a "capacity" is a workshop, or a misread number
+MAX_UNITS = 10_000_000
+LOOKBACK_SENTENCES = 3
+
+
+@dataclass(frozen=True)
+class CapacityRules:
+    unit: re.Pattern[str]
+    lead: re.Pattern[str]
+    cue: re.Pattern[str]
+    phase: re.Pattern[str]
+    unit_noun: re.Pattern[str]
+    not_capacity: re.Pattern[str]
+    total: re.Pattern[str]
+    added: re.Pattern[str]
+    clause_break: re.Pattern[str]
+    facility: re.Pattern[str]
+
+
+@cache
+def load_rules(path: Path = PATTERNS) -> CapacityRules:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    flags = {"facility": 0}  # the facility rule relies on capital letters
+    return CapacityRules(**{
+        key: re.compile(data[key], flags.get(key, re.I))
+        for key in CapacityRules.__dataclass_fields__})
+
+
+if not Doc.has_extension("ev_capacities"):
+    Doc.set_extension("ev_capacities", default=None)
+
+
+@Language.factory("ev_capacities", default_config={})
+def make_capacity_finder(nlp: Language, name: str) -> CapacityFinder:
+    return CapacityFinder()
+
+
+class CapacityFinder:
+    """Pipeline component: sets `doc._.ev_capacities`. Needs `ev_companies` before it."""
+
+    def __init__(self) -> None:
+        self.rules = load_rules()
+
+    def __call__(self, doc: Doc) -> Doc:
+        mentions: list[Mention] = doc._.ev_companies or []
+        main = main_company(mentions)
+        found: list[Capacity] = []
+        sents = list(doc.sents)
+        last_owner: str | None = None
+        for i, sent in enumerate(sents):
+            in_sent = [m for m in mentions if sent.start <= m.start < sent.end]
+            for units, kind, year, facility in find_capacities(sent.text, self.rules):
+                owner = in_sent[0].company if in_sent else (last_owner or main)
+                if owner is None:
+                    continue
+                evidence = sent.text.strip()
+                if not in_sent:
+                    evidence = with_antecedent(sents, i, mentions, owner) + evidence
+                found.append(Capacity(company=owner, facility=facility, units_per_year=units,
+                                      kind=kind, year=year, evidence=evidence))
+                last_owner = owner
+        doc._.ev_capacities = list(dict.fromkeys(found))
+        return doc
+
+
+def main_company(mentions: list[Mention]) -> str | None:
+    """The company an article is mostly about: most mentions, the earliest on a tie."""
+    if not mentions:
+        return None
+    counts = Counter(m.company for m in mentions)
+    first = {}
+    for m in mentions:
+        first.setdefault(m.company, m.start)
+    return min(counts, key=lambda c: (-counts[c], first[c]))
+
+
+def with_antecedent(sents: list[Span], i: int, mentions: list[Mention], owner: str) -> str:
+    """The nearest earlier sentence naming the owner, so the evidence shows the name."""
+    for j in range(i - 1, max(i - 1 - LOOKBACK_SENTENCES, -1), -1):
+        s = sents[j]
+        if any(s.start <= m.start < s.end and m.company == owner for m in mentions):
+            return s.text.strip() + " "
+    return ""
+
+
+def clauses(text: str, rules: CapacityRules) -> list[tuple[int, int]]:
+    bounds, start = [], 0
+    for m in rules.clause_break.finditer(text):
+        bounds.append((start, m.start()))
+        start = m.end()
+    bounds.append((start, len(text)))
+    return bounds
+
+
+def find_capacities(text: str, rules: CapacityRules) -> list[tuple[int, str, int | None, str]]:
+    """(units_per_year, kind, year, facility) for every capacity one sentence states."""
+    found = []
+    spans = clauses(text, rules)
+    for start, end, units in quantities(text):
+        if not MIN_UNITS <= units <= MAX_UNITS or is_year(text, start, end, units):
+            continue
+        c_start, c_end = next(((a, b) for a, b in spans if a <= start < b), (0, len(text)))
+        clause = text[c_start:c_end]
+        after, before = text[end:end + 60], text[max(c_start, start - 80):start]
+        has_unit = bool(rules.unit.match(after) or rules.lead.search(before))
+        if not has_unit:
+            continue
+        if not (rules.cue.search(clause) or rules.phase.search(clause)
+                or rules.unit_noun.match(after)):
+            continue
+        if rules.not_capacity.search(clause) and not re.search(r"capacit", clause, re.I):
+            continue
+        kind = "added" if rules.added.search(clause) and not rules.total.search(clause) \
+            else "total"
+        found.append((units, kind, nearest_year(text, clause, c_start, start),
+                      facility_of(text, start, rules)))
+    return found
+
+
+def is_year(text: str, start: int, end: int, units: int) -> bool:
+    return 1950 <= units <= 2100 and text[start:end].isdigit()
+
+
+def nearest_year(text: str, clause: str, offset: int, at: int) -> int | None:
+    years = [(abs(offset + m.start() - at), int(m.group())) for m in YEAR.finditer(clause)]
+    if not years:
+        years = [(abs(m.start() - at), int(m.group())) for m in YEAR.finditer(text)]
+    return min(years)[1] if years else None
+
+
+def facility_of(text: str, at: int, rules: CapacityRules) -> str:
+    best = None
+    for m in rules.facility.finditer(text):
+        distance = abs(m.start() - at)
+        if best is None or distance < best[0]:
+            best = (distance, m)
+    if best is None:
+        return ""
+    m = best[1]
+    if m.group("ordinal"):
+        return f"{m.group('ordinal').lower()} {m.group('phase').lower()}"
+    if m.group("phase2"):
+        return f"{m.group('phase2').lower()} {m.group('num')}"
+    place = re.sub(r"^(?:The|A|An|Its|Their|This|That)\s+", "", m.group("place"))
+    return f"{place} {m.group('kind').lower()}".strip()

@@ -1,0 +1,132 @@
+"""Clean stage: `FetchedPage` -> `Article`.
+
+Decode the bytes (header charset, then <meta charset>, then a check that a page declared
+as Latin-1 is not really UTF-8), parse once with lxml, read the metadata, prune page
+chrome (the site profile's selectors, then the generic filter in `boilerplate`), and let
+trafilatura find the story in what is left.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from datetime import timezone
+
+import charset_normalizer
+import trafilatura
+from lxml import etree
+from lxml import html as lxml_html
+
+from extract import boilerplate, metadata
+from extract.records import Article
+from scraper.errors import CleanError
+from scraper.records import FetchedPage
+
+META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+SINGLE_BYTE = {"iso8859-1", "cp1252", "ascii", "latin-1", "latin1"}
+MIN_WORDS = 20
+
+
+@dataclass(frozen=True)
+class CleanOptions:
+    """What a site profile may tell the cleaner."""
+
+    prune_selectors: tuple[str, ...] = ()
+    title_selector: str = ""
+    timezone: timezone | None = None  # for naive times in the page's metadata
+    site_name: str = ""
+
+
+def charset_of(page: FetchedPage) -> str | None:
+    ctype = page.header("content-type") or ""
+    m = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", ctype, re.I)
+    if m:
+        return m.group(1)
+    m = META_CHARSET.search(page.content[:4096])
+    return m.group(1).decode("ascii", "replace") if m else None
+
+
+def normal_codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def decode(page: FetchedPage) -> str:
+    """The page's text, decoded by what it declares, corrected when that is wrong."""
+    content = page.content
+    if content.startswith(codecs.BOM_UTF8):
+        return content[3:].decode("utf-8", "replace")
+    declared = normal_codec(charset_of(page))
+    if declared in SINGLE_BYTE or declared is None:
+        # A page that says Latin-1 (or nothing) but is valid UTF-8 with non-ASCII bytes is
+        # UTF-8: real Latin-1 text almost never forms valid multi-byte sequences.
+        try:
+            return content.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        if declared in SINGLE_BYTE:
+            return content.decode("cp1252" if declared != "ascii" else "cp1252", "replace")
+    if declared:
+        try:
+            return content.decode(declared)
+        except UnicodeDecodeError:
+            pass
+    best = charset_normalizer.from_bytes(content[:200_000]).best()
+    encoding = best.encoding if best else "utf-8"
+    return content.decode(encoding, "replace")
+
+
+def parse(text: str, where: str) -> lxml_html.HtmlElement:
+    # lxml refuses str input that declares an encoding in an XML prolog; drop the prolog.
+    text = re.sub(r"^\s*<\?xml[^>]*>", "", text)
+    try:
+        return lxml_html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as exc:
+        raise CleanError(f"{where}: cannot parse HTML ({exc})", code="bad_html") from None
+
+
+def clean(page: FetchedPage, options: CleanOptions | None = None) -> Article:
+    """Turn a fetched page into an Article, or raise CleanError when it holds no story."""
+    options = options or CleanOptions()
+    tree = parse(decode(page), page.url)
+    objects = metadata.json_ld(tree)
+    url = metadata.canonical(tree, page.url)
+    title = ""
+    if options.title_selector:
+        found = tree.cssselect(options.title_selector)
+        title = " ".join(found[0].text_content().split()) if found else ""
+    # Metadata is read before pruning: bylines and <time> often sit in the chrome.
+    when = metadata.published(tree, url, objects, options.timezone)
+    who = metadata.author(tree, objects)
+    site = options.site_name or metadata.site_name(tree, url)
+
+    boilerplate.prune(tree, options.prune_selectors)
+    doc = trafilatura.bare_extraction(
+        tree, url=page.url, include_comments=False, favor_precision=True,
+        with_metadata=True, include_tables=False, deduplicate=False)
+    if doc is None or not (doc.text or "").strip():
+        raise CleanError(f"{page.url}: no article text found")
+    title = title or (doc.title or "").strip() or metadata.meta(tree, "og:title")
+    lines = [" ".join(line.split()) for line in doc.text.split("\n")]
+    lines = [line for line in lines if line]
+    if lines and title and lines[0] == title:
+        lines = lines[1:]
+    paragraphs, credit = boilerplate.split_credit(lines)
+    if sum(len(p.split()) for p in paragraphs) < MIN_WORDS:
+        raise CleanError(f"{page.url}: too little article text ({len(paragraphs)} paragraphs)")
+    return Article(
+        url=url,
+        input=page.input,
+        site=site,
+        title=title,
+        author=who or (doc.author or "").strip(),
+        published=when,
+        source_credit=credit,
+        paragraphs=tuple(paragraphs),
+        fetched_at=page.fetched_at,
+    )

@@ -1,0 +1,132 @@
+"""Companies: a gazetteer of the EV industry, and a filter for the model's other ORGs.
+
+The gazetteer (`patterns/companies.jsonl`) maps every alias to one canonical name; it is
+matched case-insensitively, except the aliases listed as `exact` (words like "Smart" or
+"Ora" that mean something else in lower case). Its matches override the trained model's
+entities where they overlap. An ORG the gazetteer does not know is kept only when its name
+or its neighbours say it is a carmaker, supplier or manufacturer, and dropped when it is a
+news outlet, regulator, exchange or analyst (`patterns/non_companies.json`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+PATTERNS = Path(__file__).with_name("patterns")
+CONTEXT_WINDOW = 4
+
+
+@dataclass(frozen=True)
+class Mention:
+    company: str  # canonical name
+    text: str  # as written
+    start: int  # token offsets in the Doc
+    end: int
+    known: bool  # from the gazetteer
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The non-company names and the words that mark a company, from the data file."""
+
+    names: frozenset[str]
+    words: frozenset[str]
+    company_words: frozenset[str]
+    context_words: frozenset[str]
+
+
+@cache
+def load_lexicon(path: Path = PATTERNS / "non_companies.json") -> Lexicon:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Lexicon(
+        names=frozenset(n.lower() for n in data["names"]),
+        words=frozenset(w.lower() for w in data["words"]),
+        company_words=frozenset(w.lower() for w in data["company_words"]),
+        context_words=frozenset(w.lower() for w in data["context_words"]),
+    )
+
+
+def load_gazetteer(path: Path) -> list[dict]:
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            entries.append(json.loads(line))
+    return entries
+
+
+if not Doc.has_extension("ev_companies"):
+    Doc.set_extension("ev_companies", default=None)
+
+
+@Language.factory(
+    "ev_companies",
+    default_config={"gazetteer": str(PATTERNS / "companies.jsonl"), "keep_unknown": True},
+)
+def make_company_finder(nlp: Language, name: str, gazetteer: str,
+                        keep_unknown: bool) -> CompanyFinder:
+    return CompanyFinder(nlp, Path(gazetteer), keep_unknown)
+
+
+class CompanyFinder:
+    """Pipeline component: sets `doc.ents` (gazetteer first) and `doc._.ev_companies`."""
+
+    def __init__(self, nlp: Language, gazetteer: Path, keep_unknown: bool) -> None:
+        self.keep_unknown = keep_unknown
+        self.lexicon = load_lexicon()
+        self.folded = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.exact = PhraseMatcher(nlp.vocab, attr="ORTH")
+        self.known_lower: dict[str, str] = {}
+        for entry in load_gazetteer(gazetteer):
+            canonical = entry["name"]
+            aliases = {canonical, *entry.get("aliases", ())} - set(entry.get("exact", ()))
+            for alias in aliases:
+                self.known_lower[alias.lower()] = canonical
+            if aliases:
+                self.folded.add(canonical, [nlp.make_doc(a) for a in sorted(aliases)])
+            if entry.get("exact"):
+                self.exact.add(canonical, [nlp.make_doc(a) for a in entry["exact"]])
+
+    def __call__(self, doc: Doc) -> Doc:
+        found = [Span(doc, s, e, label="ORG", kb_id=doc.vocab.strings[key])
+                 for key, s, e in [*self.folded(doc), *self.exact(doc)]]
+        known = filter_spans(found)
+        taken = {i for span in known for i in range(span.start, span.end)}
+        others = [ent for ent in doc.ents if not taken & set(range(ent.start, ent.end))]
+        doc.ents = filter_spans([*known, *others])
+        mentions = [Mention(s.kb_id_, s.text, s.start, s.end, True) for s in known]
+        if self.keep_unknown:
+            for ent in others:
+                if ent.label_ == "ORG" and (canonical := self.unknown_company(ent)):
+                    mentions.append(Mention(canonical, ent.text, ent.start, ent.end, False))
+        doc._.ev_companies = sorted(mentions, key=lambda m: m.start)
+        return doc
+
+    def unknown_company(self, ent: Span) -> str | None:
+        """The name to keep for an ORG the gazetteer does not know, or None to drop it."""
+        name = re.sub(r"^(?:the|The)\s+|['’]s$", "", ent.text.strip()).strip(" .,")
+        if not name or len(name) < 2 or name.lower() in self.lexicon.names:
+            return None
+        if name.lower() in self.known_lower:
+            return self.known_lower[name.lower()]
+        words = {t.lower() for t in re.findall(r"[\w.&]+", name)}
+        if words & self.lexicon.words:
+            return None
+        if not any(ch.isupper() for ch in name):
+            return None
+        if words & self.lexicon.company_words:
+            return name
+        doc = ent.doc
+        sent = ent.sent
+        lo = max(sent.start, ent.start - CONTEXT_WINDOW)
+        hi = min(sent.end, ent.end + CONTEXT_WINDOW)
+        context = {t.lower_ for t in doc[lo:hi]} - {t.lower_ for t in ent}
+        return name if context & self.lexicon.context_words else None

@@ -1,0 +1,186 @@
+"""Deals: acquisitions, contract manufacturing, joint ventures and production licences.
+
+Rules are named data (`patterns/deals.json`): a trigger regex per rule and which company
+fills which side. The side before a trigger is read from the dependency parse when it can
+be (the subject of the trigger's verb, which survives relative clauses and appositions),
+else it is the nearest company before the trigger. Status comes from hedges and verbs
+around the trigger, the year from the nearest four-digit year in the sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span, Token
+
+from extract.companies import Mention
+from extract.records import Deal
+
+PATTERNS = Path(__file__).with_name("patterns") / "deals.json"
+YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+STATUS_BEFORE, STATUS_AFTER = 100, 40
+SUBJECTS = {"nsubj", "nsubjpass", "csubj"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    deal_type: str
+    regex: re.Pattern[str]
+    roles: dict[str, str]
+    requires: re.Pattern[str] | None
+
+
+@dataclass(frozen=True)
+class DealRules:
+    rules: tuple[Rule, ...]
+    status: tuple[tuple[str, re.Pattern[str]], ...]
+    negation: re.Pattern[str]
+    negation_window: int
+
+
+@cache
+def load_rules(path: Path = PATTERNS) -> DealRules:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rules = tuple(
+        Rule(r["name"], r.get("deal_type_override", r["deal_type"]),
+             re.compile(r["regex"], re.I), r["roles"],
+             re.compile(r["requires"], re.I) if r.get("requires") else None)
+        for r in data["rules"])
+    status = tuple((s["status"], re.compile(s["regex"], re.I)) for s in data["status"])
+    return DealRules(rules, status, re.compile(data["negation"], re.I), data["negation_window"])
+
+
+if not Doc.has_extension("ev_deals"):
+    Doc.set_extension("ev_deals", default=None)
+
+
+@Language.factory("ev_deals", default_config={})
+def make_deal_finder(nlp: Language, name: str) -> DealFinder:
+    return DealFinder()
+
+
+class DealFinder:
+    """Pipeline component: sets `doc._.ev_deals`. Needs `ev_companies` before it."""
+
+    def __init__(self) -> None:
+        self.rules = load_rules()
+
+    def __call__(self, doc: Doc) -> Doc:
+        mentions = doc._.ev_companies or []
+        deals: list[Deal] = []
+        for sent in doc.sents:
+            in_sent = [m for m in mentions if sent.start <= m.start < sent.end]
+            if len({m.company for m in in_sent}) >= 2:
+                deals.extend(find_deals(sent, in_sent, self.rules))
+        doc._.ev_deals = dedupe(deals)
+        return doc
+
+
+def dedupe(deals: list[Deal]) -> list[Deal]:
+    seen, out = set(), []
+    for d in deals:
+        key = (d.acquirer, d.target, d.deal_type)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def find_deals(sent: Span, mentions: list[Mention], rules: DealRules) -> list[Deal]:
+    """Every deal one sentence states, by the rules in order."""
+    text, base = sent.text, sent.start_char
+    doc = sent.doc
+    spans = [(doc[m.start].idx - base, doc[m.end - 1].idx + len(doc[m.end - 1]) - base, m)
+             for m in mentions]
+    claimed: list[tuple[int, int]] = []
+    deals = []
+    for rule in rules.rules:
+        if rule.requires and not rule.requires.search(text):
+            continue
+        for match in rule.regex.finditer(text):
+            start, end = match.start(), match.end()
+            if any(start < c_end and c_start < end for c_start, c_end in claimed):
+                continue
+            if any(s < end and start < e for s, e, _ in spans):
+                continue  # the trigger runs through a company name
+            sides = fill_slots(sent, spans, start, end)
+            roles = {role: sides.get(slot) for slot, role in rule.roles.items()}
+            acquirer, target = roles.get("acquirer"), roles.get("target")
+            if not acquirer or not target or acquirer == target:
+                continue
+            claimed.append((start, end))
+            window = text[max(0, start - rules.negation_window):start]
+            if rules.negation.search(window):
+                continue
+            deals.append(Deal(acquirer=acquirer, target=target, deal_type=rule.deal_type,
+                              status=status_of(text, start, end, rules),
+                              year=year_near(text, start, end), evidence=text.strip()))
+    return deals
+
+
+def fill_slots(sent: Span, spans: list[tuple[int, int, Mention]], start: int,
+               end: int) -> dict[str, str]:
+    """The companies on each side of a trigger: before, before2, after, after2."""
+    before: list[str] = []
+    subject = subject_company(sent, spans, start)
+    if subject:
+        before.append(subject)
+    for _, _, m in sorted((s for s in spans if s[1] <= start), key=lambda s: -s[1]):
+        if m.company not in before:
+            before.append(m.company)
+    after: list[str] = []
+    for _, _, m in sorted((s for s in spans if s[0] >= end), key=lambda s: s[0]):
+        if m.company not in after and m.company not in before[:1]:
+            after.append(m.company)
+    sides = {}
+    for slot, names in (("before", before), ("after", after)):
+        if names:
+            sides[slot] = names[0]
+        if len(names) > 1:
+            sides[slot + "2"] = names[1]
+    return sides
+
+
+def subject_company(sent: Span, spans: list[tuple[int, int, Mention]],
+                    start: int) -> str | None:
+    """The company in the subject of the verb the trigger starts at, if the parse says so."""
+    char = sent.start_char + start
+    token = next((t for t in sent if t.idx >= char), None)
+    if token is None:
+        return None
+    verb: Token | None = token.head if token.dep_ in ("aux", "auxpass") else token
+    if verb.pos_ not in ("VERB", "AUX"):
+        verb = verb.head
+    for _ in range(3):  # through conjoined verbs: "X did this and acquired Y"
+        if verb is None:
+            return None
+        subjects = [c for c in verb.children if c.dep_ in SUBJECTS]
+        for subj in subjects:
+            lo, hi = subj.left_edge.idx, subj.right_edge.idx + len(subj.right_edge)
+            for s, e, m in spans:
+                if lo <= sent.start_char + s and sent.start_char + e <= hi:
+                    return m.company
+        if subjects or verb.dep_ not in ("conj", "xcomp", "advcl", "ccomp"):
+            return None
+        verb = verb.head
+    return None
+
+
+def status_of(text: str, start: int, end: int, rules: DealRules) -> str:
+    window = text[max(0, start - STATUS_BEFORE):end + STATUS_AFTER]
+    for status, regex in rules.status:
+        if regex.search(window):
+            return status
+    return "completed"
+
+
+def year_near(text: str, start: int, end: int) -> int | None:
+    years = [(min(abs(m.start() - end), abs(m.end() - start)), int(m.group()))
+             for m in YEAR.finditer(text)]
+    return min(years)[1] if years else None

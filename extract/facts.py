@@ -1,0 +1,35 @@
+"""Extract stage: `Article` -> `Facts`, through the spaCy pipeline."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from extract.records import Article, CompanyMention, Facts
+
+
+def facts_from_doc(doc: Doc) -> Facts:
+    """A pure function from an annotated Doc to the facts it holds."""
+    counts: dict[str, int] = defaultdict(int)
+    forms: dict[str, set[str]] = defaultdict(set)
+    for m in doc._.ev_companies or []:
+        counts[m.company] += 1
+        forms[m.company].add(m.text)
+    companies = tuple(CompanyMention(c, counts[c], tuple(sorted(forms[c]))) for c in counts)
+    return Facts(companies=companies, deals=tuple(doc._.ev_deals or ()),
+                 capacities=tuple(doc._.ev_capacities or ()))
+
+
+def extract_many(nlp: Language, articles: Iterable[Article],
+                 batch_size: int = 32) -> Iterator[tuple[Article, Facts]]:
+    """Facts for each article, in order, with the model run in batches."""
+    pairs = ((a.text, a) for a in articles)
+    for doc, article in nlp.pipe(pairs, as_tuples=True, batch_size=batch_size):
+        yield article, facts_from_doc(doc)
+
+
+def extract(nlp: Language, article: Article) -> Facts:
+    return facts_from_doc(nlp(article.text))

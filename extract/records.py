@@ -1,0 +1,70 @@
+"""Records that cross the clean, extract and export boundaries."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+
+def article_id(canonical_url: str) -> str:
+    """A stable short hash of the canonical URL."""
+    return hashlib.sha1(canonical_url.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Article:
+    url: str  # canonical URL
+    input: str
+    site: str
+    title: str
+    author: str
+    published: str  # ISO 8601 UTC or ""
+    source_credit: str
+    paragraphs: tuple[str, ...]
+    fetched_at: str
+
+    @property
+    def article_id(self) -> str:
+        return article_id(self.url)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+    @property
+    def word_count(self) -> int:
+        return sum(len(p.split()) for p in self.paragraphs)
+
+
+@dataclass(frozen=True)
+class CompanyMention:
+    company: str  # canonical name
+    mentions: int
+    surface_forms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Deal:
+    acquirer: str
+    target: str
+    deal_type: str  # acquisition | contract_manufacturing | joint_venture | license
+    status: str  # completed | agreed | planned | rumored | dissolved
+    year: int | None
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Capacity:
+    company: str
+    facility: str
+    units_per_year: int
+    kind: str  # total | added
+    year: int | None
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    companies: tuple[CompanyMention, ...]
+    deals: tuple[Deal, ...]
+    capacities: tuple[Capacity, ...]

@@ -1,0 +1,79 @@
+"""Command line: a thin shell over `run()`. Exit codes: 0 ok, 1 some inputs failed,
+2 bad usage."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from scraper import __version__
+from scraper.errors import UsageError
+from scraper.run import run
+from scraper.settings import load_settings
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+Fetch EV-industry news articles (http(s) URLs, local HTML files, file:// URLs), strip the
+page chrome, extract companies, deals and production capacities, and merge them into CSV
+tables in the output folder (articles, companies, deals, capacities, failures).
+"""
+EPILOG = """\
+other commands:
+  python -m scraper crawl --help   the scheduled crawl of a site
+  python -m scraper sites          list the registered site profiles
+
+exit codes: 0 every input succeeded; 1 some inputs failed (see failures.csv);
+2 bad usage.
+"""
+
+
+def common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", dest="out_dir", metavar="DIR",
+                        help="output folder for the tables (default: output/)")
+    parser.add_argument("--model", metavar="NAME",
+                        help="spaCy pipeline to use (default: en_core_web_sm; "
+                             "env SCRAPER_MODEL)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="TOML settings file (default: ./scraper.toml if present)")
+    parser.add_argument("--quiet", action="store_const", const=True, default=None,
+                        help="print only errors")
+
+
+def oneoff_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m scraper", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", metavar="URL_OR_PATH",
+                        help="article URL, local HTML file or file:// URL")
+    common_options(parser)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = oneoff_parser().parse_args(argv)
+    try:
+        settings = load_settings(
+            {"out_dir": args.out_dir, "model": args.model, "quiet": args.quiet},
+            config_path=args.config)
+        return oneoff(args.inputs, settings)
+    except UsageError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def oneoff(inputs: Sequence[str], settings) -> int:
+    def report(line: str) -> None:
+        if not settings.quiet or line.startswith("error:"):
+            print(line, file=sys.stderr)
+
+    summary = run(inputs, settings, report)
+    articles, companies, deals, capacities = summary.totals()
+    if not settings.quiet:
+        print(f"done: {articles} articles, {companies} companies, {deals} deals, "
+              f"{capacities} capacities, {len(summary.failures)} failed, "
+              f"{summary.seconds:.1f}s -> {settings.out_dir}/", file=sys.stderr)
+    return EXIT_OK if summary.ok else EXIT_FAILURES

@@ -1,0 +1,81 @@
+"""The one-off run: inputs -> fetch -> clean -> extract -> export.
+
+The CLI and cron call the same `run()`. Inputs are taken in chunks: each chunk is fetched
+and cleaned, extracted in one batch through the model, and merged into the tables before
+the next chunk starts, so a run stopped part-way keeps every row it wrote. A failure of one
+input is a `Failure` row and a line on stderr, never the end of the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from extract.clean import clean
+from extract.export import Failure, export
+from extract.facts import extract_many
+from extract.nlp import load_pipeline
+from extract.records import Article, Facts
+from scraper.errors import ScraperError
+from scraper.fetch import fetch, make_client, now_utc
+from scraper.settings import Settings
+from scraper.sites import profile_for
+
+Report = Callable[[str], None]
+
+
+@dataclass
+class RunSummary:
+    results: list[tuple[Article, Facts]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def totals(self) -> tuple[int, int, int, int]:
+        return (len(self.results),
+                sum(len(f.companies) for _, f in self.results),
+                sum(len(f.deals) for _, f in self.results),
+                sum(len(f.capacities) for _, f in self.results))
+
+
+def failure(target: str, url: str, exc: ScraperError) -> Failure:
+    return Failure(input=target, url=url, stage=exc.stage, error=exc.code,
+                   message=exc.message, at=now_utc())
+
+
+def chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def run(inputs: Sequence[str], settings: Settings, report: Report | None = None) -> RunSummary:
+    """Fetch, clean, extract and export every input; return what happened."""
+    report = report or (lambda line: None)
+    summary = RunSummary()
+    started = time.monotonic()
+    nlp = load_pipeline(settings.model)
+    with make_client(settings) as client:
+        for chunk in chunks(list(inputs), settings.batch_size):
+            articles, failures = [], []
+            for target in chunk:
+                url = target
+                try:
+                    page = fetch(target, settings, client)
+                    url = page.url
+                    articles.append(clean(page, profile_for(page.url).clean))
+                except ScraperError as exc:
+                    failures.append(failure(target, url, exc))
+                    report(f"error: {target}: {exc.message}")
+            results = list(extract_many(nlp, articles, settings.batch_size))
+            export(settings.out_dir, results, failures)
+            for article, facts in results:
+                report(f"{article.title or article.url}: {len(facts.companies)} companies, "
+                       f"{len(facts.deals)} deals, {len(facts.capacities)} capacities")
+            summary.results.extend(results)
+            summary.failures.extend(failures)
+    summary.seconds = time.monotonic() - started
+    return summary

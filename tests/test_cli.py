@@ -1,0 +1,132 @@
+"""The command-line contract, run as a subprocess the way users and cron run it."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PAGES, ROOT, load_expected, run_cli
+
+SEED_PAGE = PAGES / "syndication" / "xiaomi-borgward-seed-shape.html"
+TEASER_STRINGS = ("OPPO", "Spotify", "realme", "Read More", "compare list")
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("seed")
+    return out, run_cli(str(SEED_PAGE), "--out", str(out))
+
+
+def test_seed_page_gives_its_deals(seed_run) -> None:
+    out, result = seed_run
+    assert result.code == 0, result.stderr
+    deals = {(d["acquirer"], d["target"], d["deal_type"]) for d in read(out / "deals.csv")}
+    assert deals == {
+        ("Xiaomi", "Borgward", "acquisition"),
+        ("Nio", "JAC", "contract_manufacturing"),
+        ("Li Auto", "Lifan", "acquisition"),
+        ("XPeng", "Guangdong Foday", "acquisition"),
+    }
+    xpeng = [d for d in read(out / "deals.csv") if d["acquirer"] == "XPeng"]
+    assert xpeng[0]["year"] == "2020"
+    assert "Guangdong Foday" in xpeng[0]["evidence"] and "2020" in xpeng[0]["evidence"]
+
+
+def test_seed_page_gives_both_phases(seed_run) -> None:
+    out, _ = seed_run
+    rows = read(out / "capacities.csv")
+    got = sorted((r["company"], r["units_per_year"], r["kind"], r["year"]) for r in rows)
+    assert got == [("Xiaomi", "150000", "added", "2024"), ("Xiaomi", "150000", "added", "2026")]
+    second = next(r for r in rows if r["year"] == "2026")
+    assert "150.000" in second["evidence"]
+
+
+def test_seed_page_companies_and_no_teasers(seed_run) -> None:
+    out, _ = seed_run
+    companies = {r["company"] for r in read(out / "companies.csv")}
+    assert companies == {"Xiaomi", "Borgward", "Nio", "JAC", "Li Auto", "Lifan", "XPeng",
+                         "Guangdong Foday"}
+    for name in ("articles", "companies", "deals", "capacities"):
+        text = (out / f"{name}.csv").read_text(encoding="utf-8")
+        for teaser in TEASER_STRINGS:
+            assert teaser not in text, (name, teaser)
+    article = read(out / "articles.csv")[0]
+    expected = load_expected(SEED_PAGE.with_name(SEED_PAGE.stem + ".expected.json"))
+    assert article["source_credit"] == "CnEVPost"
+    assert article["url"] == expected["url"]
+    assert article["input"] == str(SEED_PAGE)
+    assert read(out / "failures.csv") == []
+
+
+def test_summary_goes_to_stderr(seed_run) -> None:
+    _, result = seed_run
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert "4 deals, 2 capacities" in lines[0]
+    assert lines[-1].startswith("done: 1 articles, 8 companies, 4 deals, 2 capacities, 0 failed")
+
+
+def test_file_url_input(tmp_path: Path) -> None:
+    result = run_cli(SEED_PAGE.as_uri(), "--out", str(tmp_path))
+    assert result.code == 0, result.stderr
+    assert len(read(tmp_path / "deals.csv")) == 4
+
+
+def test_bad_inputs_are_recorded_and_others_still_run(tmp_path: Path, http_server,
+                                                      closed_port: int) -> None:
+    good = f"{http_server.base}/pages/syndication/{SEED_PAGE.name}"
+    inputs = [
+        str(tmp_path / "missing.html"),
+        f"http://127.0.0.1:{closed_port}/article/",
+        f"{http_server.base}/status/404",
+        f"{http_server.base}/pdf",
+        good,
+    ]
+    result = run_cli(*inputs, "--out", str(tmp_path / "out"))
+    assert result.code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 4
+    assert "Traceback" not in result.stderr
+    failures = read(tmp_path / "out" / "failures.csv")
+    assert sorted(f["input"] for f in failures) == sorted(inputs[:4])
+    by_input = {f["input"]: f for f in failures}
+    assert by_input[inputs[0]]["error"] == "not_found"
+    assert by_input[inputs[1]]["error"] == "connect"
+    assert by_input[inputs[2]]["error"] == "http_404"
+    assert by_input[inputs[3]]["error"] == "not_html"
+    assert {f["stage"] for f in failures} == {"fetch"}
+    assert len(read(tmp_path / "out" / "deals.csv")) == 4  # the good input still ran
+
+
+def test_bad_usage_exits_2_with_usage_line() -> None:
+    result = run_cli()
+    assert result.code == 2
+    assert result.stderr.startswith("usage: python -m scraper")
+    result = run_cli("--no-such-flag", "x.html")
+    assert result.code == 2
+
+
+def test_help_lists_the_options() -> None:
+    result = run_cli("--help")
+    assert result.code == 0
+    for option in ("--out", "--model", "--config", "--quiet", "exit codes"):
+        assert option in result.stdout
+
+
+def test_unknown_model_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli(str(SEED_PAGE), "--out", str(tmp_path), "--model", "no_such_model_xx")
+    assert result.code == 2
+    assert "no_such_model_xx" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_readme_help_matches_the_real_one() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    help_text = run_cli("--help").stdout.strip()
+    assert help_text in readme
