@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,6 +29,8 @@ YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 MIN_UNITS = 1_000  # below this a "capacity" is a workshop, or a misread number
 MAX_UNITS = 10_000_000
 LOOKBACK_SENTENCES = 3
+DETERMINERS = {"The", "A", "An", "Its", "Their", "This", "That", "These", "Our", "New", "Each"}
+ORDINAL = re.compile(r"\b(?:first|second|third|fourth|initial|next|later|final)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -70,13 +73,14 @@ class CapacityFinder:
 
     def __call__(self, doc: Doc) -> Doc:
         mentions: list[Mention] = doc._.ev_companies or []
-        main = main_company(mentions)
+        main = main_company(mentions, doc.user_data.get("title_companies", ()))
         found: list[Capacity] = []
         sents = list(doc.sents)
         last_owner: str | None = None
         for i, sent in enumerate(sents):
             in_sent = [m for m in mentions if sent.start <= m.start < sent.end]
-            for units, kind, year, facility in find_capacities(sent.text, self.rules):
+            previous = sents[i - 1].text if i else ""
+            for units, kind, year, facility in find_capacities(sent.text, self.rules, previous):
                 owner = in_sent[0].company if in_sent else (last_owner or main)
                 if owner is None:
                     continue
@@ -90,10 +94,15 @@ class CapacityFinder:
         return doc
 
 
-def main_company(mentions: list[Mention]) -> str | None:
-    """The company an article is mostly about: most mentions, the earliest on a tie."""
+def main_company(mentions: list[Mention], headline: Sequence[str] = ()) -> str | None:
+    """The company an article is about: the headline's first that the text names too, else
+    the one with most mentions (the earliest on a tie)."""
     if not mentions:
         return None
+    named = {m.company for m in mentions}
+    for company in headline:
+        if company in named:
+            return company
     counts = Counter(m.company for m in mentions)
     first = {}
     for m in mentions:
@@ -119,8 +128,13 @@ def clauses(text: str, rules: CapacityRules) -> list[tuple[int, int]]:
     return bounds
 
 
-def find_capacities(text: str, rules: CapacityRules) -> list[tuple[int, str, int | None, str]]:
-    """(units_per_year, kind, year, facility) for every capacity one sentence states."""
+def find_capacities(text: str, rules: CapacityRules,
+                    previous: str = "") -> list[tuple[int, str, int | None, str]]:
+    """(units_per_year, kind, year, facility) for every capacity one sentence states.
+
+    `previous` is the sentence before: "The plant will be built in two phases. The first
+    will ..." makes "the first" a phase.
+    """
     found = []
     spans = clauses(text, rules)
     for start, end, units in quantities(text):
@@ -132,16 +146,26 @@ def find_capacities(text: str, rules: CapacityRules) -> list[tuple[int, str, int
         has_unit = bool(rules.unit.match(after) or rules.lead.search(before))
         if not has_unit:
             continue
-        if not (rules.cue.search(clause) or rules.phase.search(clause)
-                or rules.unit_noun.match(after)):
-            continue
         if rules.not_capacity.search(clause) and not re.search(r"capacit", clause, re.I):
             continue
-        kind = "added" if rules.added.search(clause) and not rules.total.search(clause) \
-            else "total"
+        if not (rules.cue.search(text) or rules.phase.search(text)
+                or rules.unit_noun.match(after)):
+            continue
+        kind = kind_of(clause, text, previous, rules)
         found.append((units, kind, nearest_year(text, clause, c_start, start),
                       facility_of(text, start, rules)))
     return found
+
+
+def kind_of(clause: str, sentence: str, previous: str, rules: CapacityRules) -> str:
+    """"added" for a phase or an expansion, "total" for a plant's or a company's capacity."""
+    if rules.total.search(clause):
+        return "total"
+    if rules.added.search(clause):
+        return "added"
+    if rules.phase.search(previous + " " + sentence) and ORDINAL.search(clause):
+        return "added"
+    return "total"
 
 
 def is_year(text: str, start: int, end: int, units: int) -> bool:
@@ -168,5 +192,5 @@ def facility_of(text: str, at: int, rules: CapacityRules) -> str:
         return f"{m.group('ordinal').lower()} {m.group('phase').lower()}"
     if m.group("phase2"):
         return f"{m.group('phase2').lower()} {m.group('num')}"
-    place = re.sub(r"^(?:The|A|An|Its|Their|This|That)\s+", "", m.group("place"))
-    return f"{place} {m.group('kind').lower()}".strip()
+    place = " ".join(w for w in m.group("place").split() if w not in DETERMINERS)
+    return f"{place} {m.group('kind').lower()}" if place else ""

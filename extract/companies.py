@@ -81,6 +81,7 @@ class CompanyFinder:
 
     def __init__(self, nlp: Language, gazetteer: Path, keep_unknown: bool) -> None:
         self.keep_unknown = keep_unknown
+        self.make_doc = nlp.make_doc
         self.lexicon = load_lexicon()
         self.folded = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.exact = PhraseMatcher(nlp.vocab, attr="ORTH")
@@ -95,10 +96,18 @@ class CompanyFinder:
             if entry.get("exact"):
                 self.exact.add(canonical, [nlp.make_doc(a) for a in entry["exact"]])
 
-    def __call__(self, doc: Doc) -> Doc:
+    def known(self, doc: Doc) -> list[Span]:
+        """The gazetteer's matches in `doc`, longest first where they overlap."""
         found = [Span(doc, s, e, label="ORG", kb_id=doc.vocab.strings[key])
                  for key, s, e in [*self.folded(doc), *self.exact(doc)]]
-        known = filter_spans(found)
+        return filter_spans(found)
+
+    def __call__(self, doc: Doc) -> Doc:
+        known = self.known(doc)
+        title = doc.user_data.get("title")
+        if title:  # the companies a headline names are the ones the article is about
+            doc.user_data["title_companies"] = [
+                s.kb_id_ for s in self.known(self.make_doc(title))]
         taken = {i for span in known for i in range(span.start, span.end)}
         others = [ent for ent in doc.ents if not taken & set(range(ent.start, ent.end))]
         doc.ents = filter_spans([*known, *others])

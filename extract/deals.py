@@ -23,7 +23,10 @@ from extract.records import Deal
 
 PATTERNS = Path(__file__).with_name("patterns") / "deals.json"
 YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
-STATUS_BEFORE, STATUS_AFTER = 100, 40
+STATUS_BEFORE, STATUS_AFTER = 100, 100
+CLAUSE_BREAK = re.compile(
+    r"[;:]|,\s+(?:now that|while|but|although|though|after|because|since|which|who|so|"
+    r"whereas|even as|even though)\b|\b(?:but|while|whereas)\b", re.I)
 SUBJECTS = {"nsubj", "nsubjpass", "csubj"}
 
 
@@ -34,14 +37,15 @@ class Rule:
     regex: re.Pattern[str]
     roles: dict[str, str]
     requires: re.Pattern[str] | None
+    gap: re.Pattern[str] | None
 
 
 @dataclass(frozen=True)
 class DealRules:
     rules: tuple[Rule, ...]
     status: tuple[tuple[str, re.Pattern[str]], ...]
-    negation: re.Pattern[str]
-    negation_window: int
+    denial: re.Pattern[str]
+    anaphor: re.Pattern[str]
 
 
 @cache
@@ -50,10 +54,12 @@ def load_rules(path: Path = PATTERNS) -> DealRules:
     rules = tuple(
         Rule(r["name"], r.get("deal_type_override", r["deal_type"]),
              re.compile(r["regex"], re.I), r["roles"],
-             re.compile(r["requires"], re.I) if r.get("requires") else None)
+             re.compile(r["requires"], re.I) if r.get("requires") else None,
+             re.compile(r["gap"], re.I) if r.get("gap") else None)
         for r in data["rules"])
     status = tuple((s["status"], re.compile(s["regex"], re.I)) for s in data["status"])
-    return DealRules(rules, status, re.compile(data["negation"], re.I), data["negation_window"])
+    return DealRules(rules, status, re.compile(data["denial"], re.I),
+                     re.compile(data["anaphor"], re.I))
 
 
 if not Doc.has_extension("ev_deals"):
@@ -74,12 +80,30 @@ class DealFinder:
     def __call__(self, doc: Doc) -> Doc:
         mentions = doc._.ev_companies or []
         deals: list[Deal] = []
+        topic: Antecedent | None = None
         for sent in doc.sents:
             in_sent = [m for m in mentions if sent.start <= m.start < sent.end]
-            if len({m.company for m in in_sent}) >= 2:
-                deals.extend(find_deals(sent, in_sent, self.rules))
+            if in_sent:
+                deals.extend(find_deals(sent, in_sent, self.rules, topic))
+                topic = Antecedent(subject_of(sent, in_sent), sent.text.strip())
         doc._.ev_deals = dedupe(deals)
         return doc
+
+
+@dataclass(frozen=True)
+class Antecedent:
+    """The company an "it" or "the company" most likely stands for, and where it was named."""
+
+    company: str
+    sentence: str
+
+
+def subject_of(sent: Span, mentions: list[Mention]) -> str:
+    """The company a sentence is about: one in the root's subject, else the first named."""
+    for m in mentions:
+        if any(t.dep_ in SUBJECTS or t.head.dep_ in SUBJECTS for t in sent.doc[m.start:m.end]):
+            return m.company
+    return mentions[0].company
 
 
 def dedupe(deals: list[Deal]) -> list[Deal]:
@@ -92,8 +116,9 @@ def dedupe(deals: list[Deal]) -> list[Deal]:
     return out
 
 
-def find_deals(sent: Span, mentions: list[Mention], rules: DealRules) -> list[Deal]:
-    """Every deal one sentence states, by the rules in order."""
+def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
+               topic: Antecedent | None = None) -> list[Deal]:
+    """Every deal one sentence states, by the rules in order. `topic` stands in for "it"."""
     text, base = sent.text, sent.start_char
     doc = sent.doc
     spans = [(doc[m.start].idx - base, doc[m.end - 1].idx + len(doc[m.end - 1]) - base, m)
@@ -110,18 +135,32 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules) -> list[De
             if any(s < end and start < e for s, e, _ in spans):
                 continue  # the trigger runs through a company name
             sides = fill_slots(sent, spans, start, end)
+            evidence = text.strip()
+            if "before" not in sides and topic and rules.anaphor.search(text[:end]):
+                sides["before"] = topic.company
+                evidence = f"{topic.sentence} {evidence}"
             roles = {role: sides.get(slot) for slot, role in rule.roles.items()}
             acquirer, target = roles.get("acquirer"), roles.get("target")
             if not acquirer or not target or acquirer == target:
                 continue
+            if rule.gap and blocked(text, end, spans, sides.get("after"), rule.gap):
+                continue
             claimed.append((start, end))
-            window = text[max(0, start - rules.negation_window):start]
-            if rules.negation.search(window):
+            if rules.denial.search(text[:start]) or negated(sent, start):
                 continue
             deals.append(Deal(acquirer=acquirer, target=target, deal_type=rule.deal_type,
-                              status=status_of(text, start, end, rules),
-                              year=year_near(text, start, end), evidence=text.strip()))
+                              status=status_of(text, start, end, rules,
+                                               governors(sent, start, end)),
+                              year=year_near(text, start, end), evidence=evidence))
     return deals
+
+
+def blocked(text: str, end: int, spans: list[tuple[int, int, Mention]], after: str | None,
+            gap: re.Pattern[str]) -> bool:
+    """Whether the words between a trigger and the company after it break the link."""
+    start = next((s for s, _, m in sorted(spans, key=lambda x: x[0])
+                  if s >= end and m.company == after), None)
+    return start is not None and bool(gap.search(text[end:start]))
 
 
 def fill_slots(sent: Span, spans: list[tuple[int, int, Mention]], start: int,
@@ -147,16 +186,26 @@ def fill_slots(sent: Span, spans: list[tuple[int, int, Mention]], start: int,
     return sides
 
 
-def subject_company(sent: Span, spans: list[tuple[int, int, Mention]],
-                    start: int) -> str | None:
-    """The company in the subject of the verb the trigger starts at, if the parse says so."""
+def trigger_verb(sent: Span, start: int) -> Token | None:
+    """The verb a trigger belongs to (the trigger's own token when it is the verb)."""
     char = sent.start_char + start
     token = next((t for t in sent if t.idx >= char), None)
     if token is None:
         return None
-    verb: Token | None = token.head if token.dep_ in ("aux", "auxpass") else token
-    if verb.pos_ not in ("VERB", "AUX"):
-        verb = verb.head
+    verb = token.head if token.dep_ in ("aux", "auxpass") else token
+    return verb if verb.pos_ in ("VERB", "AUX") else verb.head
+
+
+def negated(sent: Span, start: int) -> bool:
+    """Whether the parse marks the trigger's verb as negated ("did not buy")."""
+    verb = trigger_verb(sent, start)
+    return verb is not None and any(c.dep_ == "neg" for c in verb.children)
+
+
+def subject_company(sent: Span, spans: list[tuple[int, int, Mention]],
+                    start: int) -> str | None:
+    """The company in the subject of the verb the trigger starts at, if the parse says so."""
+    verb = trigger_verb(sent, start)
     for _ in range(3):  # through conjoined verbs: "X did this and acquired Y"
         if verb is None:
             return None
@@ -172,8 +221,26 @@ def subject_company(sent: Span, spans: list[tuple[int, int, Mention]],
     return None
 
 
-def status_of(text: str, start: int, end: int, rules: DealRules) -> str:
-    window = text[max(0, start - STATUS_BEFORE):end + STATUS_AFTER]
+def governors(sent: Span, start: int, end: int) -> str:
+    """The verbs that govern a trigger: "the joint venture ... was dissolved"."""
+    lo, hi = sent.start_char + start, sent.start_char + end
+    inside = [t for t in sent if lo <= t.idx < hi]
+    words = []
+    for token in inside[-1:]:
+        for ancestor in list(token.ancestors)[:2]:
+            if not lo <= ancestor.idx < hi:
+                words.extend(t.text for t in ancestor.children if t.dep_ in ("aux", "auxpass"))
+                words.append(ancestor.text)
+    return " ".join(words)
+
+
+def status_of(text: str, start: int, end: int, rules: DealRules, governing: str = "") -> str:
+    """The status the words of the trigger's own clause, and its governing verbs, give it."""
+    lo = max(0, start - STATUS_BEFORE)
+    for m in CLAUSE_BREAK.finditer(text, lo, start):
+        lo = m.end()
+    hi_match = CLAUSE_BREAK.search(text, end, end + STATUS_AFTER)
+    window = text[lo:hi_match.start() if hi_match else end + STATUS_AFTER] + " " + governing
     for status, regex in rules.status:
         if regex.search(window):
             return status

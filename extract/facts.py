@@ -26,10 +26,17 @@ def facts_from_doc(doc: Doc) -> Facts:
 def extract_many(nlp: Language, articles: Iterable[Article],
                  batch_size: int = 32) -> Iterator[tuple[Article, Facts]]:
     """Facts for each article, in order, with the model run in batches."""
-    pairs = ((a.text, a) for a in articles)
+    pairs = ((make_doc(nlp, a), a) for a in articles)
     for doc, article in nlp.pipe(pairs, as_tuples=True, batch_size=batch_size):
         yield article, facts_from_doc(doc)
 
 
+def make_doc(nlp: Language, article: Article) -> Doc:
+    """The article's text as a Doc that carries its headline for the components."""
+    doc = nlp.make_doc(article.text)
+    doc.user_data["title"] = article.title
+    return doc
+
+
 def extract(nlp: Language, article: Article) -> Facts:
-    return facts_from_doc(nlp(article.text))
+    return facts_from_doc(nlp(make_doc(nlp, article)))

@@ -11,6 +11,7 @@ from scraper import __version__
 from scraper.errors import UsageError
 from scraper.run import run
 from scraper.settings import load_settings
+from scraper.sites import REGISTRY
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 
@@ -21,8 +22,7 @@ tables in the output folder (articles, companies, deals, capacities, failures).
 """
 EPILOG = """\
 other commands:
-  python -m scraper crawl --help   the scheduled crawl of a site
-  python -m scraper sites          list the registered site profiles
+  python -m scraper sites   list the registered site profiles
 
 exit codes: 0 every input succeeded; 1 some inputs failed (see failures.csv);
 2 bad usage.
@@ -52,8 +52,23 @@ def oneoff_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def sites_parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog="python -m scraper sites",
+        description="List the registered site profiles: name, domains, feeds.")
+
+
+def list_sites() -> int:
+    for profile in REGISTRY.values():
+        print(f"{profile.name}\t{', '.join(profile.domains)}\t{', '.join(profile.feeds)}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sites"]:
+        sites_parser().parse_args(argv[1:])
+        return list_sites()
     args = oneoff_parser().parse_args(argv)
     try:
         settings = load_settings(

@@ -1,0 +1,91 @@
+"""The fetch stage against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from extract.clean import decode
+from scraper.errors import HTTPStatusError, InputNotFound, NetworkError, NotHTMLError, \
+    TooLargeError
+from scraper.fetch import fetch
+from scraper.settings import Settings
+
+PAGE = "pages/syndication/xiaomi-borgward-seed-shape.html"
+
+
+def test_fetches_a_page_with_an_honest_user_agent(http_server) -> None:
+    settings = Settings(contact_url="https://example.org/about")
+    page = fetch(f"{http_server.base}/{PAGE}", settings)
+    assert page.status == 200 and b"Xiaomi" in page.content
+    assert page.header("content-type").startswith("text/html")
+    sent = [headers for _, path, headers in http_server.log if path == f"/{PAGE}"][-1]
+    assert sent["User-Agent"].startswith("evnews-scraper/")
+    assert "https://example.org/about" in sent["User-Agent"]
+
+
+def test_follows_redirects_up_to_the_limit(http_server) -> None:
+    settings = Settings(max_redirects=3)
+    page = fetch(f"{http_server.base}/redirect/3?to=/{PAGE}", settings)
+    assert page.url.endswith(PAGE) and len(page.redirects) == 3
+    with pytest.raises(NetworkError) as err:
+        fetch(f"{http_server.base}/redirect/4?to=/{PAGE}", settings)
+    assert err.value.code == "too_many_redirects"
+
+
+@pytest.mark.parametrize("status", [404, 410, 500, 503])
+def test_error_statuses(http_server, status: int) -> None:
+    with pytest.raises(HTTPStatusError) as err:
+        fetch(f"{http_server.base}/status/{status}", Settings())
+    assert err.value.code == f"http_{status}" and err.value.stage == "fetch"
+
+
+def test_refuses_a_pdf(http_server) -> None:
+    with pytest.raises(NotHTMLError, match="PDF"):
+        fetch(f"{http_server.base}/pdf", Settings())
+
+
+def test_body_cap_on_a_streamed_body(http_server) -> None:
+    with pytest.raises(TooLargeError):
+        fetch(f"{http_server.base}/big", Settings(max_bytes=1_000_000))
+
+
+def test_body_cap_counts_decoded_bytes(http_server) -> None:
+    # The gzip body is about 20 KB on the wire and 20 MB once inflated.
+    with pytest.raises(TooLargeError):
+        fetch(f"{http_server.base}/gzip-bomb", Settings(max_bytes=5_000_000))
+
+
+def test_unreachable_host(closed_port: int) -> None:
+    with pytest.raises(NetworkError) as err:
+        fetch(f"http://127.0.0.1:{closed_port}/", Settings(connect_timeout=2))
+    assert err.value.code == "connect"
+
+
+def test_missing_local_file(tmp_path) -> None:
+    with pytest.raises(InputNotFound):
+        fetch(str(tmp_path / "nope.html"), Settings())
+
+
+def test_html_without_content_type_is_sniffed(http_server) -> None:
+    page = fetch(f"{http_server.base}/no-type/{PAGE}", Settings())
+    assert b"<html" in page.content.lower()
+
+
+def test_charset_from_header_wins_and_a_wrong_latin1_label_is_corrected(http_server,
+                                                                       tmp_path) -> None:
+    text = "<html><body><p>Grünheide – Tesla’s plant</p></body></html>"
+    (tmp_path / "utf8.html").write_bytes(text.encode("utf-8"))
+    (tmp_path / "cp1252.html").write_bytes(text.encode("cp1252"))
+    page = fetch(str(tmp_path / "cp1252.html"), Settings())
+    labelled = dataclasses.replace(page, headers=(("Content-Type",
+                                                   "text/html; charset=windows-1252"),))
+    assert "Grünheide – Tesla’s" in decode(labelled)
+    # Served as ISO-8859-1 but really UTF-8: the bytes say which.
+    page = fetch(str(tmp_path / "utf8.html"), Settings())
+    mislabelled = dataclasses.replace(page, headers=(("Content-Type",
+                                                      "text/html; charset=iso-8859-1"),))
+    assert "Grünheide – Tesla’s" in decode(mislabelled)
+    # No label anywhere, not UTF-8: detection.
+    assert "Grünheide" in decode(fetch(str(tmp_path / "cp1252.html"), Settings()))

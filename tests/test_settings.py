@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scraper.errors import UsageError
+from scraper.settings import Settings, load_settings
+
+
+def test_defaults() -> None:
+    s = load_settings({}, env={})
+    assert s == Settings()
+    assert s.model == "en_core_web_sm" and s.out_dir == Path("output")
+
+
+def test_precedence_file_env_flags(tmp_path: Path) -> None:
+    config = tmp_path / "scraper.toml"
+    config.write_text('model = "from_file"\nmax_bytes = 123\nread_timeout = 5\n')
+    env = {"SCRAPER_MODEL": "from_env", "SCRAPER_MAX_BYTES": "456"}
+    s = load_settings({}, env=env, config_path=config)
+    assert (s.model, s.max_bytes, s.read_timeout) == ("from_env", 456, 5.0)
+    s = load_settings({"model": "from_flag", "max_bytes": None}, env=env, config_path=config)
+    assert (s.model, s.max_bytes) == ("from_flag", 456)
+
+
+def test_settings_are_immutable() -> None:
+    with pytest.raises(AttributeError):
+        Settings().model = "x"  # type: ignore[misc]
+
+
+def test_unknown_key_and_bad_value_are_usage_errors(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('modle = "typo"\n')
+    with pytest.raises(UsageError, match="modle"):
+        load_settings({}, env={}, config_path=config)
+    with pytest.raises(UsageError, match="max_bytes"):
+        load_settings({}, env={"SCRAPER_MAX_BYTES": "lots"})
