@@ -80,7 +80,7 @@ def main() -> int:
         pred = ({c.company for c in facts.companies},
                 {(d.acquirer, d.target, d.deal_type) for d in facts.deals},
                 {(c.company, c.units_per_year) for c in facts.capacities})
-        for (name, score), g, p in zip(ours.items(), gold, pred, strict=True):
+        for score, g, p in zip(ours.values(), gold, pred, strict=True):
             score.add(g, p)
         ours_full["deals +status +year"].add(
             {(d["acquirer"], d["target"], d["deal_type"], d.get("status"), d.get("year"))

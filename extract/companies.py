@@ -32,6 +32,7 @@ class Mention:
     start: int  # token offsets in the Doc
     end: int
     known: bool  # from the gazetteer
+    parent: str | None = None  # the gazetteer's parent company, if any
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,11 @@ class CompanyFinder:
         self.folded = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.exact = PhraseMatcher(nlp.vocab, attr="ORTH")
         self.known_lower: dict[str, str] = {}
+        self.parents: dict[str, str] = {}
         for entry in load_gazetteer(gazetteer):
             canonical = entry["name"]
+            if entry.get("parent"):
+                self.parents[canonical] = entry["parent"]
             aliases = {canonical, *entry.get("aliases", ())} - set(entry.get("exact", ()))
             for alias in aliases:
                 self.known_lower[alias.lower()] = canonical
@@ -111,7 +115,8 @@ class CompanyFinder:
         taken = {i for span in known for i in range(span.start, span.end)}
         others = [ent for ent in doc.ents if not taken & set(range(ent.start, ent.end))]
         doc.ents = filter_spans([*known, *others])
-        mentions = [Mention(s.kb_id_, s.text, s.start, s.end, True) for s in known]
+        mentions = [Mention(s.kb_id_, s.text, s.start, s.end, True, self.parents.get(s.kb_id_))
+                    for s in known]
         if self.keep_unknown:
             for ent in others:
                 if ent.label_ == "ORG" and (canonical := self.unknown_company(ent)):

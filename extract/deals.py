@@ -38,6 +38,8 @@ class Rule:
     roles: dict[str, str]
     requires: re.Pattern[str] | None
     gap: re.Pattern[str] | None
+    inner_ok: bool
+    adjacent: bool
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ def load_rules(path: Path = PATTERNS) -> DealRules:
         Rule(r["name"], r.get("deal_type_override", r["deal_type"]),
              re.compile(r["regex"], re.I), r["roles"],
              re.compile(r["requires"], re.I) if r.get("requires") else None,
-             re.compile(r["gap"], re.I) if r.get("gap") else None)
+             re.compile(r["gap"], re.I) if r.get("gap") else None,
+             r.get("inner_ok", False), r.get("adjacent", False))
         for r in data["rules"])
     status = tuple((s["status"], re.compile(s["regex"], re.I)) for s in data["status"])
     return DealRules(rules, status, re.compile(data["denial"], re.I),
@@ -132,27 +135,75 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
             start, end = match.start(), match.end()
             if any(start < c_end and c_start < end for c_start, c_end in claimed):
                 continue
-            if any(s < end and start < e for s, e, _ in spans):
-                continue  # the trigger runs through a company name
+            inside = [m for s, e, m in spans if start <= s and e <= end]
+            if any(s < end and start < e and not (start <= s and e <= end) for s, e, _ in spans):
+                continue  # a company name straddles the trigger's edge
+            if inside and not rule.inner_ok:
+                continue
             sides = fill_slots(sent, spans, start, end)
+            if inside:
+                sides["inside"] = sides["inside_or_after"] = inside[-1].company
+            elif "after" in sides:
+                sides["inside_or_after"] = sides["after"]
             evidence = text.strip()
             if "before" not in sides and topic and rules.anaphor.search(text[:end]):
                 sides["before"] = topic.company
                 evidence = f"{topic.sentence} {evidence}"
+            if rule.deal_type == "joint_venture":
+                sides = partners(sides, spans, start, end)
             roles = {role: sides.get(slot) for slot, role in rule.roles.items()}
             acquirer, target = roles.get("acquirer"), roles.get("target")
             if not acquirer or not target or acquirer == target:
                 continue
             if rule.gap and blocked(text, end, spans, sides.get("after"), rule.gap):
                 continue
+            if rule.adjacent and not starts_at(text, end, spans, sides.get("after")):
+                continue
             claimed.append((start, end))
             if rules.denial.search(text[:start]) or negated(sent, start):
                 continue
+            if rule.deal_type == "joint_venture":
+                acquirer, target = in_order(text, spans, acquirer, target)
             deals.append(Deal(acquirer=acquirer, target=target, deal_type=rule.deal_type,
                               status=status_of(text, start, end, rules,
                                                governors(sent, start, end)),
                               year=year_near(text, start, end), evidence=evidence))
     return deals
+
+
+def partners(sides: dict[str, str], spans: list[tuple[int, int, Mention]], start: int,
+             end: int) -> dict[str, str]:
+    """Joint-venture sides without the venture itself: a company whose parent is named too
+    ("BMW and Great Wall formed Spotlight Automotive") or that the trigger names."""
+    named = {m.company for _, _, m in spans}
+    venture = {m.company for _, _, m in spans if m.parent and m.parent in named}
+    keep = {k: v for k, v in sides.items() if v not in venture}
+    order = [v for k in ("before2", "before", "after", "after2") if (v := keep.get(k))]
+    if len(order) >= 2 and not {"before", "after"} <= keep.keys():
+        # Fill the pair from whatever is left, in reading order.
+        ranked = sorted({m.company: s for s, _, m in reversed(spans)
+                         if m.company not in venture}.items(), key=lambda kv: kv[1])
+        pair = [c for c, _ in ranked][:2]
+        if len(pair) == 2:
+            keep.update({"before2": pair[0], "before": pair[1], "after": pair[1],
+                         "after2": pair[1]})
+    return keep
+
+
+def in_order(text: str, spans: list[tuple[int, int, Mention]], a: str,
+             b: str) -> tuple[str, str]:
+    """Two partners in the order the sentence first names them."""
+    first = {}
+    for s, _, m in sorted(spans, key=lambda x: x[0]):
+        first.setdefault(m.company, s)
+    return (a, b) if first.get(a, 0) <= first.get(b, 0) else (b, a)
+
+
+def starts_at(text: str, end: int, spans: list[tuple[int, int, Mention]],
+              after: str | None) -> bool:
+    start = next((s for s, _, m in sorted(spans, key=lambda x: x[0])
+                  if s >= end and m.company == after), None)
+    return start is not None and not text[end:start].strip()
 
 
 def blocked(text: str, end: int, spans: list[tuple[int, int, Mention]], after: str | None,
@@ -193,7 +244,11 @@ def trigger_verb(sent: Span, start: int) -> Token | None:
     if token is None:
         return None
     verb = token.head if token.dep_ in ("aux", "auxpass") else token
-    return verb if verb.pos_ in ("VERB", "AUX") else verb.head
+    for _ in range(3):  # from a noun trigger ("joint venture") up to its verb
+        if verb.pos_ in ("VERB", "AUX") or verb.head is verb:
+            break
+        verb = verb.head
+    return verb
 
 
 def negated(sent: Span, start: int) -> bool:

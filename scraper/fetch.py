@@ -30,8 +30,9 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Served for HTML often enough by misconfigured servers; the body sniff decides.
 SNIFF_TYPES = ("", "text/plain", "application/octet-stream")
 HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|title|meta|article|div|p)\b", re.I)
-BINARY_MAGIC = {b"%PDF": "a PDF document", b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image",
-                b"PK\x03\x04": "a ZIP archive", b"GIF8": "a GIF image"}
+BINARY_MAGIC = {b"%PDF": "a PDF document", b"\x89PNG": "a PNG image",
+                b"\xff\xd8\xff": "a JPEG image", b"PK\x03\x04": "a ZIP archive",
+                b"GIF8": "a GIF image"}
 
 
 def now_utc() -> str:

@@ -65,7 +65,8 @@ def test_formula_cells_are_neutralised(tmp_path: Path) -> None:
 
 
 def test_failures_accumulate_and_no_temp_files_remain(tmp_path: Path) -> None:
-    fail = Failure("x.html", "x.html", "fetch", "not_found", "no such file", "2024-01-01T00:00:00+00:00")
+    fail = Failure("x.html", "x.html", "fetch", "not_found", "no such file",
+                   "2024-01-01T00:00:00+00:00")
     export(tmp_path, [], [fail])
     export(tmp_path, [], [Failure(**{**vars(fail), "at": "2024-01-02T00:00:00+00:00"})])
     assert len(read(tmp_path / "failures.csv")) == 2

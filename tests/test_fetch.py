@@ -7,8 +7,7 @@ import dataclasses
 import pytest
 
 from extract.clean import decode
-from scraper.errors import HTTPStatusError, InputNotFound, NetworkError, NotHTMLError, \
-    TooLargeError
+from scraper.errors import HTTPStatusError, InputNotFound, NetworkError, NotHTMLError, TooLargeError
 from scraper.fetch import fetch
 from scraper.settings import Settings
 
