@@ -64,31 +64,21 @@ def load_gazetteer(path: Path) -> list[dict]:
     return entries
 
 
-if not Doc.has_extension("ev_companies"):
-    Doc.set_extension("ev_companies", default=None)
+for _name in ("ev_companies", "ev_known"):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=None)
 
 
-@Language.factory(
-    "ev_companies",
-    default_config={"gazetteer": str(PATTERNS / "companies.jsonl"), "keep_unknown": True},
-)
-def make_company_finder(nlp: Language, name: str, gazetteer: str,
-                        keep_unknown: bool) -> CompanyFinder:
-    return CompanyFinder(nlp, Path(gazetteer), keep_unknown)
+class Gazetteer:
+    """The company gazetteer compiled into phrase matchers for one vocabulary."""
 
-
-class CompanyFinder:
-    """Pipeline component: sets `doc.ents` (gazetteer first) and `doc._.ev_companies`."""
-
-    def __init__(self, nlp: Language, gazetteer: Path, keep_unknown: bool) -> None:
-        self.keep_unknown = keep_unknown
+    def __init__(self, nlp: Language, path: Path) -> None:
         self.make_doc = nlp.make_doc
-        self.lexicon = load_lexicon()
         self.folded = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.exact = PhraseMatcher(nlp.vocab, attr="ORTH")
         self.known_lower: dict[str, str] = {}
         self.parents: dict[str, str] = {}
-        for entry in load_gazetteer(gazetteer):
+        for entry in load_gazetteer(path):
             canonical = entry["name"]
             if entry.get("parent"):
                 self.parents[canonical] = entry["parent"]
@@ -100,22 +90,83 @@ class CompanyFinder:
             if entry.get("exact"):
                 self.exact.add(canonical, [nlp.make_doc(a) for a in entry["exact"]])
 
-    def known(self, doc: Doc) -> list[Span]:
+    def find(self, doc: Doc) -> list[Span]:
         """The gazetteer's matches in `doc`, longest first where they overlap."""
         found = [Span(doc, s, e, label="ORG", kb_id=doc.vocab.strings[key])
                  for key, s, e in [*self.folded(doc), *self.exact(doc)]]
         return filter_spans(found)
 
+
+@Language.factory(
+    "ev_gazetteer",
+    default_config={"gazetteer": str(PATTERNS / "companies.jsonl"), "merge": True},
+)
+def make_gazetteer_tagger(nlp: Language, name: str, gazetteer: str,
+                          merge: bool) -> GazetteerTagger:
+    return GazetteerTagger(Gazetteer(nlp, Path(gazetteer)), merge)
+
+
+class GazetteerTagger:
+    """First component: marks known companies before the model runs.
+
+    A multi-word name ("SK On", "Great Wall Motor") becomes one token, so the tagger and
+    parser see one proper noun instead of words they split sentences on ("On"); the names
+    are preset as ORG entities, which the model's NER respects.
+    """
+
+    def __init__(self, gazetteer: Gazetteer, merge: bool) -> None:
+        self.gazetteer = gazetteer
+        self.merge = merge
+
     def __call__(self, doc: Doc) -> Doc:
-        known = self.known(doc)
+        spans = self.gazetteer.find(doc)
+        if self.merge:
+            with doc.retokenize() as retokenizer:
+                for span in spans:
+                    if len(span) > 1:
+                        retokenizer.merge(span, attrs={"TAG": "NNP", "POS": "PROPN"})
+            spans = [Span(doc, doc.char_span(s.start_char, s.end_char).start,
+                          doc.char_span(s.start_char, s.end_char).end, label="ORG",
+                          kb_id=s.kb_id_) for s in spans]
+        doc.ents = spans
+        doc._.ev_known = [(s.start, s.end, s.kb_id_) for s in spans]
         title = doc.user_data.get("title")
         if title:  # the companies a headline names are the ones the article is about
             doc.user_data["title_companies"] = [
-                s.kb_id_ for s in self.known(self.make_doc(title))]
+                s.kb_id_ for s in self.gazetteer.find(self.gazetteer.make_doc(title))]
+        return doc
+
+
+@Language.factory(
+    "ev_companies",
+    default_config={"gazetteer": str(PATTERNS / "companies.jsonl"), "keep_unknown": True},
+)
+def make_company_finder(nlp: Language, name: str, gazetteer: str,
+                        keep_unknown: bool) -> CompanyFinder:
+    return CompanyFinder(Gazetteer(nlp, Path(gazetteer)), keep_unknown)
+
+
+class CompanyFinder:
+    """After the model: company mentions in `doc._.ev_companies`, from the gazetteer's
+    matches (from `ev_gazetteer`, or its own when that did not run) and the model's ORGs
+    that read as companies."""
+
+    def __init__(self, gazetteer: Gazetteer, keep_unknown: bool) -> None:
+        self.gazetteer = gazetteer
+        self.keep_unknown = keep_unknown
+        self.lexicon = load_lexicon()
+        self.known_lower = gazetteer.known_lower
+
+    def __call__(self, doc: Doc) -> Doc:
+        if doc._.ev_known is None:
+            known = self.gazetteer.find(doc)
+        else:
+            known = [Span(doc, s, e, label="ORG", kb_id=k) for s, e, k in doc._.ev_known]
         taken = {i for span in known for i in range(span.start, span.end)}
         others = [ent for ent in doc.ents if not taken & set(range(ent.start, ent.end))]
         doc.ents = filter_spans([*known, *others])
-        mentions = [Mention(s.kb_id_, s.text, s.start, s.end, True, self.parents.get(s.kb_id_))
+        parents = self.gazetteer.parents
+        mentions = [Mention(s.kb_id_, s.text, s.start, s.end, True, parents.get(s.kb_id_))
                     for s in known]
         if self.keep_unknown:
             for ent in others:

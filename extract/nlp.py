@@ -37,6 +37,7 @@ def load_pipeline(model: str) -> Language:
             f"cannot load the spaCy model {model!r}: install it (pip install {model}) "
             f"or choose another with --model / SCRAPER_MODEL ({str(exc).splitlines()[0]})"
         ) from None
+    nlp.add_pipe("ev_gazetteer", first=True)
     for name in OUR_COMPONENTS:
         nlp.add_pipe(name)
     return nlp
