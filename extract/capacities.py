@@ -80,8 +80,10 @@ class CapacityFinder:
         for i, sent in enumerate(sents):
             in_sent = [m for m in mentions if sent.start <= m.start < sent.end]
             previous = sents[i - 1].text if i else ""
-            for units, kind, year, facility in find_capacities(sent.text, self.rules, previous):
-                owner = in_sent[0].company if in_sent else (last_owner or main)
+            spans = clauses(sent.text, self.rules)
+            for units, kind, year, facility, at in find_capacities(sent.text, self.rules,
+                                                                   previous):
+                owner = owner_of(sent, in_sent, spans, at) or last_owner or main
                 if owner is None:
                     continue
                 evidence = sent.text.strip()
@@ -128,9 +130,20 @@ def clauses(text: str, rules: CapacityRules) -> list[tuple[int, int]]:
     return bounds
 
 
+def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
+             at: int) -> str | None:
+    """The first company of the figure's own clause, else the first of the sentence."""
+    doc = sent.doc
+    lo, hi = next(((a, b) for a, b in spans if a <= at < b), (0, len(sent.text)))
+    for m in mentions:
+        if lo <= doc[m.start].idx - sent.start_char < hi:
+            return m.company
+    return mentions[0].company if mentions else None
+
+
 def find_capacities(text: str, rules: CapacityRules,
-                    previous: str = "") -> list[tuple[int, str, int | None, str]]:
-    """(units_per_year, kind, year, facility) for every capacity one sentence states.
+                    previous: str = "") -> list[tuple[int, str, int | None, str, int]]:
+    """(units_per_year, kind, year, facility, offset) for every capacity a sentence states.
 
     `previous` is the sentence before: "The plant will be built in two phases. The first
     will ..." makes "the first" a phase.
@@ -153,7 +166,7 @@ def find_capacities(text: str, rules: CapacityRules,
             continue
         kind = kind_of(clause, text, previous, rules)
         found.append((units, kind, nearest_year(text, clause, c_start, start),
-                      facility_of(text, start, rules)))
+                      facility_of(text, start, rules), start))
     return found
 
 

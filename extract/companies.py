@@ -33,6 +33,7 @@ class Mention:
     end: int
     known: bool  # from the gazetteer
     parent: str | None = None  # the gazetteer's parent company, if any
+    kind: str = ""  # the gazetteer's kind: carmaker, supplier, manufacturer, ...
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,10 @@ class Gazetteer:
         self.exact = PhraseMatcher(nlp.vocab, attr="ORTH")
         self.known_lower: dict[str, str] = {}
         self.parents: dict[str, str] = {}
+        self.kinds: dict[str, str] = {}
         for entry in load_gazetteer(path):
             canonical = entry["name"]
+            self.kinds[canonical] = entry.get("kind", "")
             if entry.get("parent"):
                 self.parents[canonical] = entry["parent"]
             aliases = {canonical, *entry.get("aliases", ())} - set(entry.get("exact", ()))
@@ -99,7 +102,7 @@ class Gazetteer:
 
 @Language.factory(
     "ev_gazetteer",
-    default_config={"gazetteer": str(PATTERNS / "companies.jsonl"), "merge": True},
+    default_config={"gazetteer": str(PATTERNS / "companies.jsonl"), "merge": False},
 )
 def make_gazetteer_tagger(nlp: Language, name: str, gazetteer: str,
                           merge: bool) -> GazetteerTagger:
@@ -109,9 +112,10 @@ def make_gazetteer_tagger(nlp: Language, name: str, gazetteer: str,
 class GazetteerTagger:
     """First component: marks known companies before the model runs.
 
-    A multi-word name ("SK On", "Great Wall Motor") becomes one token, so the tagger and
-    parser see one proper noun instead of words they split sentences on ("On"); the names
-    are preset as ORG entities, which the model's NER respects.
+    No sentence may start inside a multi-word name, so the parser does not split
+    "Ford and SK On dissolved ..." at "On"; the names are preset as ORG entities, which the
+    model's NER respects. `merge` makes each name one token instead; the small model parses
+    such tokens worse ("Li Auto bought" became two sentences), so it is off by default.
     """
 
     def __init__(self, gazetteer: Gazetteer, merge: bool) -> None:
@@ -128,6 +132,10 @@ class GazetteerTagger:
             spans = [Span(doc, doc.char_span(s.start_char, s.end_char).start,
                           doc.char_span(s.start_char, s.end_char).end, label="ORG",
                           kb_id=s.kb_id_) for s in spans]
+        else:
+            for span in spans:
+                for token in span[1:]:
+                    token.is_sent_start = False
         doc.ents = spans
         doc._.ev_known = [(s.start, s.end, s.kb_id_) for s in spans]
         title = doc.user_data.get("title")
@@ -165,9 +173,9 @@ class CompanyFinder:
         taken = {i for span in known for i in range(span.start, span.end)}
         others = [ent for ent in doc.ents if not taken & set(range(ent.start, ent.end))]
         doc.ents = filter_spans([*known, *others])
-        parents = self.gazetteer.parents
-        mentions = [Mention(s.kb_id_, s.text, s.start, s.end, True, parents.get(s.kb_id_))
-                    for s in known]
+        parents, kinds = self.gazetteer.parents, self.gazetteer.kinds
+        mentions = [Mention(s.kb_id_, s.text, s.start, s.end, True, parents.get(s.kb_id_),
+                            kinds.get(s.kb_id_, "")) for s in known]
         if self.keep_unknown:
             for ent in others:
                 if ent.label_ == "ORG" and (canonical := self.unknown_company(ent)):

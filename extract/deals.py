@@ -40,6 +40,8 @@ class Rule:
     gap: re.Pattern[str] | None
     inner_ok: bool
     adjacent: bool
+    maker_kind: str  # the rule's `requires` is waived when the target is of this kind
+    once: bool  # skip when the sentence already gave a deal of this type
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ def load_rules(path: Path = PATTERNS) -> DealRules:
              re.compile(r["regex"], re.I), r["roles"],
              re.compile(r["requires"], re.I) if r.get("requires") else None,
              re.compile(r["gap"], re.I) if r.get("gap") else None,
-             r.get("inner_ok", False), r.get("adjacent", False))
+             r.get("inner_ok", False), r.get("adjacent", False),
+             r.get("or_target_kind", ""), r.get("once", False))
         for r in data["rules"])
     status = tuple((s["status"], re.compile(s["regex"], re.I)) for s in data["status"])
     return DealRules(rules, status, re.compile(data["denial"], re.I),
@@ -88,7 +91,9 @@ class DealFinder:
             in_sent = [m for m in mentions if sent.start <= m.start < sent.end]
             if in_sent:
                 deals.extend(find_deals(sent, in_sent, self.rules, topic))
-                topic = Antecedent(subject_of(sent, in_sent), sent.text.strip())
+                subject = subject_of(sent, in_sent)
+                kind = next(m.kind for m in in_sent if m.company == subject)
+                topic = Antecedent(subject, sent.text.strip(), kind)
         doc._.ev_deals = dedupe(deals)
         return doc
 
@@ -99,6 +104,7 @@ class Antecedent:
 
     company: str
     sentence: str
+    kind: str = ""
 
 
 def subject_of(sent: Span, mentions: list[Mention]) -> str:
@@ -128,8 +134,9 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
              for m in mentions]
     claimed: list[tuple[int, int]] = []
     deals = []
+    kinds = {m.company: m.kind for _, _, m in spans}
     for rule in rules.rules:
-        if rule.requires and not rule.requires.search(text):
+        if rule.once and any(d.deal_type == rule.deal_type for d in deals):
             continue
         for match in rule.regex.finditer(text):
             start, end = match.start(), match.end()
@@ -148,12 +155,16 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
             evidence = text.strip()
             if "before" not in sides and topic and rules.anaphor.search(text[:end]):
                 sides["before"] = topic.company
+                kinds.setdefault(topic.company, topic.kind)
                 evidence = f"{topic.sentence} {evidence}"
-            if rule.deal_type == "joint_venture":
-                sides = partners(sides, spans, start, end)
             roles = {role: sides.get(slot) for slot, role in rule.roles.items()}
             acquirer, target = roles.get("acquirer"), roles.get("target")
+            if rule.deal_type == "joint_venture":
+                acquirer, target = partners(acquirer, target, spans)
             if not acquirer or not target or acquirer == target:
+                continue
+            if rule.requires and not rule.requires.search(text) and not (
+                    rule.maker_kind and kinds.get(target) == rule.maker_kind):
                 continue
             if rule.gap and blocked(text, end, spans, sides.get("after"), rule.gap):
                 continue
@@ -171,23 +182,18 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
     return deals
 
 
-def partners(sides: dict[str, str], spans: list[tuple[int, int, Mention]], start: int,
-             end: int) -> dict[str, str]:
-    """Joint-venture sides without the venture itself: a company whose parent is named too
-    ("BMW and Great Wall formed Spotlight Automotive") or that the trigger names."""
+def partners(acquirer: str | None, target: str | None,
+             spans: list[tuple[int, int, Mention]]) -> tuple[str | None, str | None]:
+    """The two partners of a joint venture, leaving out the venture itself: a company whose
+    parent is named too ("BMW and Great Wall formed Spotlight Automotive"). When the rule's
+    sides miss one, the first two other companies of the sentence stand in."""
     named = {m.company for _, _, m in spans}
     venture = {m.company for _, _, m in spans if m.parent and m.parent in named}
-    keep = {k: v for k, v in sides.items() if v not in venture}
-    order = [v for k in ("before2", "before", "after", "after2") if (v := keep.get(k))]
-    if len(order) >= 2 and not {"before", "after"} <= keep.keys():
-        # Fill the pair from whatever is left, in reading order.
-        ranked = sorted({m.company: s for s, _, m in reversed(spans)
-                         if m.company not in venture}.items(), key=lambda kv: kv[1])
-        pair = [c for c, _ in ranked][:2]
-        if len(pair) == 2:
-            keep.update({"before2": pair[0], "before": pair[1], "after": pair[1],
-                         "after2": pair[1]})
-    return keep
+    if acquirer and target and not {acquirer, target} & venture and acquirer != target:
+        return acquirer, target
+    pair = list(dict.fromkeys(m.company for _, _, m in sorted(spans, key=lambda x: x[0])
+                              if m.company not in venture))
+    return (pair[0], pair[1]) if len(pair) >= 2 else (None, None)
 
 
 def in_order(text: str, spans: list[tuple[int, int, Mention]], a: str,
@@ -267,9 +273,13 @@ def subject_company(sent: Span, spans: list[tuple[int, int, Mention]],
         subjects = [c for c in verb.children if c.dep_ in SUBJECTS]
         for subj in subjects:
             lo, hi = subj.left_edge.idx, subj.right_edge.idx + len(subj.right_edge)
-            for s, e, m in spans:
-                if lo <= sent.start_char + s and sent.start_char + e <= hi:
-                    return m.company
+            # Only a company before the trigger: "its venture with GAC" has GAC in the
+            # subject's subtree, but as the partner, not the subject.
+            inside = [m for s, e, m in spans
+                      if lo <= sent.start_char + s and sent.start_char + e <= hi and e <= start]
+            head = [m for m in inside if m.start <= subj.i < m.end]
+            if head or inside:
+                return (head or inside)[0].company
         if subjects or verb.dep_ not in ("conj", "xcomp", "advcl", "ccomp"):
             return None
         verb = verb.head
