@@ -30,7 +30,9 @@ MIN_UNITS = 1_000  # below this a "capacity" is a workshop, or a misread number
 MAX_UNITS = 10_000_000
 LOOKBACK_SENTENCES = 3
 DETERMINERS = {"The", "A", "An", "Its", "Their", "This", "That", "These", "Our", "New", "Each"}
-ORDINAL = re.compile(r"\b(?:first|second|third|fourth|initial|next|later|final)\b", re.I)
+# "the first (phase)", but not "a second factory", which is a plant of its own.
+ORDINAL = re.compile(r"\b(?:first|second|third|fourth|initial|next|later|final)\b"
+                     r"(?!\s+(?:factory|plant|facility|site|base|gigafactory|line))", re.I)
 
 
 @dataclass(frozen=True)
@@ -164,15 +166,18 @@ def find_capacities(text: str, rules: CapacityRules,
         if not (rules.cue.search(text) or rules.phase.search(text)
                 or rules.unit_noun.match(after)):
             continue
-        kind = kind_of(clause, text, previous, rules)
+        # A "total" word counts only up to just after the figure: in "a first phase of
+        # 100,000, rising to 200,000", "rising to" belongs to the second figure.
+        kind = kind_of(clause[:end - c_start + 20], clause, text, previous, rules)
         found.append((units, kind, nearest_year(text, clause, c_start, start),
                       facility_of(text, start, rules), start))
     return found
 
 
-def kind_of(clause: str, sentence: str, previous: str, rules: CapacityRules) -> str:
+def kind_of(upto: str, clause: str, sentence: str, previous: str,
+            rules: CapacityRules) -> str:
     """"added" for a phase or an expansion, "total" for a plant's or a company's capacity."""
-    if rules.total.search(clause):
+    if rules.total.search(upto):
         return "total"
     if rules.added.search(clause):
         return "added"
@@ -186,9 +191,9 @@ def is_year(text: str, start: int, end: int, units: int) -> bool:
 
 
 def nearest_year(text: str, clause: str, offset: int, at: int) -> int | None:
+    """The year nearest the figure in its own clause: another clause's year belongs to
+    another fact ("opened in 2025 with 50,000, which it plans to raise to 150,000")."""
     years = [(abs(offset + m.start() - at), int(m.group())) for m in YEAR.finditer(clause)]
-    if not years:
-        years = [(abs(m.start() - at), int(m.group())) for m in YEAR.finditer(text)]
     return min(years)[1] if years else None
 
 

@@ -27,6 +27,7 @@ STATUS_BEFORE, STATUS_AFTER = 100, 100
 CLAUSE_BREAK = re.compile(
     r"[;:]|,\s+(?:now that|while|but|although|though|after|because|since|which|who|so|"
     r"whereas|even as|even though)\b|\b(?:but|while|whereas)\b", re.I)
+RELATIVE = re.compile(r"\b(?:that|which|who)\b", re.I)  # "a venture that will sell ..."
 SUBJECTS = {"nsubj", "nsubjpass", "csubj"}
 
 
@@ -305,6 +306,9 @@ def status_of(text: str, start: int, end: int, rules: DealRules, governing: str 
     for m in CLAUSE_BREAK.finditer(text, lo, start):
         lo = m.end()
     hi_match = CLAUSE_BREAK.search(text, end, end + STATUS_AFTER)
+    relative = RELATIVE.search(text, end, end + STATUS_AFTER)
+    if relative and (hi_match is None or relative.start() < hi_match.start()):
+        hi_match = relative
     window = text[lo:hi_match.start() if hi_match else end + STATUS_AFTER] + " " + governing
     for status, regex in rules.status:
         if regex.search(window):
