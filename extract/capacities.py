@@ -28,7 +28,6 @@ PATTERNS = Path(__file__).with_name("patterns") / "capacities.json"
 YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 MIN_UNITS = 1_000  # below this a "capacity" is a workshop, or a misread number
 MAX_UNITS = 10_000_000
-LOOKBACK_SENTENCES = 3
 DETERMINERS = {"The", "A", "An", "Its", "Their", "This", "That", "These", "Our", "New", "Each"}
 # "the first (phase)", but not "a second factory", which is a plant of its own.
 ORDINAL = re.compile(r"\b(?:first|second|third|fourth|initial|next|later|final)\b"
@@ -116,11 +115,12 @@ def main_company(mentions: list[Mention], headline: Sequence[str] = ()) -> str |
 
 def with_antecedent(sents: list[Span], i: int, mentions: list[Mention], owner: str) -> str:
     """The nearest earlier sentence naming the owner, so the evidence shows the name."""
-    for j in range(i - 1, max(i - 1 - LOOKBACK_SENTENCES, -1), -1):
+    for j in range(i - 1, -1, -1):
         s = sents[j]
         if any(s.start <= m.start < s.end and m.company == owner for m in mentions):
-            return s.text.strip() + " "
-    return ""
+            return s.text.strip() + (" " if j == i - 1 else " [...] ")
+    title = sents[0].doc.user_data.get("title", "") if sents else ""
+    return f"{title} [...] " if title else ""
 
 
 def clauses(text: str, rules: CapacityRules) -> list[tuple[int, int]]:
