@@ -39,11 +39,32 @@ class Settings:
     # Output: "csv" (default), "xlsx" or "jsonl"; excel=True writes CSV with a UTF-8 BOM.
     format: str = "csv"
     excel: bool = False
+    # The scheduled crawl (`python -m scraper crawl`). Politeness first: one connection per
+    # host, `crawl_delay` seconds between request starts on a host (robots.txt Crawl-delay
+    # raises it), at most `concurrency` requests in flight across all hosts.
+    crawl_delay: float = 1.0
+    host_concurrency: int = 1
+    concurrency: int = 16
+    # Retries of connect/read errors, 429 and 5xx: backoff * 2**attempt with jitter, capped.
+    retries: int = 3
+    backoff: float = 1.0
+    max_backoff: float = 60.0
+    # A host that keeps answering 429/5xx is slowed, then given up after this many answers.
+    host_budget: int = 10
+    # Listing pages (and sitemaps of a sitemap index) read per listing and run.
+    max_pages: int = 5
+    # The crawl's SQLite state; empty means <out_dir>/state.sqlite.
+    state_file: str = ""
 
     @property
     def agent(self) -> str:
         """The User-Agent header: honest, naming the tool and a contact URL."""
         return self.user_agent or f"evnews-scraper/{__version__} (+{self.contact_url})"
+
+    @property
+    def state_path(self) -> Path:
+        """Where the crawl keeps its state: `state_file`, else out_dir/state.sqlite."""
+        return Path(self.state_file) if self.state_file else self.out_dir / "state.sqlite"
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:

@@ -1,0 +1,168 @@
+"""The crawl's memory between runs: one SQLite file (default output/state.sqlite).
+
+One row per URL ever seen, keyed by its normalised form (`scraper.urls.url_key`): what it
+is, the last answer, the validators for a conditional GET, the hash of the body that was
+extracted, and when it was first and last seen. Discovery documents (feeds, sitemaps,
+listing pages) also keep their last body, so a 304 can be read again.
+
+An article is marked `done` only after its rows are in the tables, so a run killed in
+between fetches it again next time instead of trusting a validator for rows never written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from scraper.fetch import now_utc
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS urls (
+    key TEXT PRIMARY KEY,      -- normalised URL
+    url TEXT NOT NULL,         -- as requested
+    kind TEXT NOT NULL,        -- article | feed | sitemap | listing
+    state TEXT NOT NULL,       -- seen | done | gone | failed
+    status INTEGER,            -- last HTTP status, NULL before any answer
+    etag TEXT,
+    last_modified TEXT,
+    content_hash TEXT,
+    canonical TEXT,            -- the article's canonical URL (its rows' url)
+    published TEXT,            -- ISO 8601 from the feed, sitemap or page
+    error TEXT,
+    body BLOB,                 -- discovery documents only
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS urls_canonical ON urls (canonical);
+"""
+# States that end a URL's story: extracted, or an answer that will not change (404, PDF).
+FINAL = ("done", "gone")
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the state remembers about one URL."""
+
+    key: str
+    url: str
+    kind: str
+    state: str
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+    body: bytes | None
+
+    def conditional_headers(self) -> dict[str, str]:
+        """If-None-Match / If-Modified-Since from the validators the server gave."""
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+def content_hash(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+class State:
+    """The SQLite state file. Every write is its own committed transaction."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None)
+        # WAL: readers never block, and a kill -9 leaves the last commit intact.
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, key: str) -> Known | None:
+        row = self.db.execute(
+            "SELECT key, url, kind, state, etag, last_modified, content_hash, body "
+            "FROM urls WHERE key = ?", (key,)).fetchone()
+        return Known(*row) if row else None
+
+    def is_final(self, key: str) -> bool:
+        """Extracted already (or permanently failed): known to listing pagination."""
+        row = self.db.execute("SELECT state FROM urls WHERE key = ?", (key,)).fetchone()
+        return bool(row) and row[0] in FINAL
+
+    def seen(self, key: str, url: str, kind: str, published: str = "") -> None:
+        """Record that discovery found `url` (keeps everything already known about it)."""
+        now = now_utc()
+        self.db.execute(
+            "INSERT INTO urls (key, url, kind, state, published, first_seen, last_seen) "
+            "VALUES (?, ?, ?, 'seen', ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+            "last_seen = excluded.last_seen, "
+            "published = COALESCE(NULLIF(excluded.published, ''), published)",
+            (key, url, kind, published, now, now))
+
+    def seen_many(self, rows: list[tuple[str, str, str, str]]) -> None:
+        """`seen` for many (key, url, kind, published) rows in one transaction."""
+        with self.db:
+            self.db.execute("BEGIN")
+            for row in rows:
+                self.seen(*row)
+
+    def answered(self, key: str, url: str, kind: str, status: int, headers: dict[str, str],
+                 content: bytes | None, state: str = "done") -> None:
+        """Store an answer with its validators (and the body, for discovery documents)."""
+        now = now_utc()
+        digest = content_hash(content) if content is not None else None
+        body = content if kind != "article" else None
+        self.db.execute(
+            "INSERT INTO urls (key, url, kind, state, status, etag, last_modified, "
+            "content_hash, body, first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (key) DO UPDATE SET state = excluded.state, status = excluded.status, "
+            "etag = excluded.etag, last_modified = excluded.last_modified, "
+            "content_hash = COALESCE(excluded.content_hash, content_hash), "
+            "body = COALESCE(excluded.body, body), error = NULL, last_seen = excluded.last_seen",
+            (key, url, kind, state, status, headers.get("etag"), headers.get("last-modified"),
+             digest, body, now, now))
+
+    def not_modified(self, key: str, status: int = 304) -> None:
+        self.db.execute("UPDATE urls SET status = ?, last_seen = ? WHERE key = ?",
+                        (status, now_utc(), key))
+
+    def done_many(self, rows: list[tuple[str, str, int, dict[str, str], bytes, str]]) -> None:
+        """Mark articles extracted, after their rows are written: (key, url, status,
+        headers, content, canonical)."""
+        with self.db:
+            self.db.execute("BEGIN")
+            for key, url, status, headers, content, canonical in rows:
+                self.answered(key, url, "article", status, headers, content)
+                self.db.execute("UPDATE urls SET canonical = ? WHERE key = ?",
+                                (canonical, key))
+
+    def failed(self, key: str, url: str, kind: str, status: int | None, error: str,
+               final: bool) -> None:
+        """Record a failure: `final` ones (404, 410, PDF, too large) are not tried again."""
+        now = now_utc()
+        self.db.execute(
+            "INSERT INTO urls (key, url, kind, state, status, error, first_seen, last_seen) "
+            "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (key) DO UPDATE SET state = excluded.state, "
+            "status = excluded.status, error = excluded.error, last_seen = excluded.last_seen",
+            (key, url, kind, "gone" if final else "failed", status, error, now, now))
+
+    def canonical_done(self, canonical: str, key: str) -> bool:
+        """Another URL with this canonical URL was extracted already."""
+        row = self.db.execute(
+            "SELECT 1 FROM urls WHERE canonical = ? AND key != ? AND state = 'done' LIMIT 1",
+            (canonical, key)).fetchone()
+        return row is not None
+
+    def count(self, state: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM urls WHERE state = ?",
+                               (state,)).fetchone()[0]
