@@ -160,11 +160,24 @@ def sort_rows(df: pd.DataFrame, table: str,
     return df.drop(columns=["_published"], errors="ignore")
 
 
+def file_mode(path: Path) -> int:
+    """The permission bits `path` has, or those a new file gets under the umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to a temporary file beside `path`, fsync it, and rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); give it the mode the file had, or the
+        # one the umask gives a new file, as a plain open() would have.
+        os.fchmod(fd, file_mode(path))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from extract.clean import clean
-from extract.export import Failure, export
+from extract.export import Failure, export, publish
 from extract.facts import extract_many
 from extract.nlp import load_pipeline
 from extract.records import Article, Facts
+from extract.report import write_report
 from scraper.errors import ScraperError
 from scraper.fetch import fetch, make_client, now_utc
 from scraper.settings import Settings
@@ -83,6 +84,10 @@ def run(inputs: Sequence[str], settings: Settings, report: Report | None = None)
 
 
 def finish(settings: Settings, summary: RunSummary) -> None:
-    """What follows every run, one-off or crawl, once its tables are written."""
-    # The report (report.html) and other end-of-run outputs are written here.
-    return None
+    """What follows every run, one-off or crawl, once its tables are written.
+
+    The CSVs are the store of record: the byte-order mark is settled (--excel), the asked
+    format is rendered from them, and report.html shows the run.
+    """
+    publish(settings.out_dir, settings.format, settings.excel)
+    write_report(settings.out_dir, summary.results, summary.failures, summary.seconds)

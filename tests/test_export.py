@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
+import random
+import signal
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 
-from extract.export import COLUMNS, Failure, export, neutralise
+import openpyxl
+
+from extract.export import (
+    BOM,
+    COLUMNS,
+    FORMULA_START,
+    Failure,
+    export,
+    fit,
+    neutralise,
+    publish,
+)
 from extract.records import Article, Capacity, CompanyMention, Deal, Facts
+from tests.conftest import ROOT
 
 
 def article(url: str, published: str = "2024-01-02T00:00:00+00:00",
@@ -71,3 +92,169 @@ def test_failures_accumulate_and_no_temp_files_remain(tmp_path: Path) -> None:
     export(tmp_path, [], [Failure(**{**vars(fail), "at": "2024-01-02T00:00:00+00:00"})])
     assert len(read(tmp_path / "failures.csv")) == 2
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_failures_keep_one_row_per_failure_even_when_identical(tmp_path: Path) -> None:
+    fail = Failure("x.html", "x.html", "fetch", "not_found", "no such file",
+                   "2024-01-01T00:00:00+00:00")
+    export(tmp_path, [], [fail, fail])  # the same input given twice in one run
+    export(tmp_path, [], [fail])  # and again by a run in the same second
+    assert len(read(tmp_path / "failures.csv")) == 3
+
+
+def test_unchanged_article_keeps_its_fetched_at(tmp_path: Path) -> None:
+    a = article("https://a.example/1")
+    export(tmp_path, [(a, facts())])
+    first = snapshot(tmp_path)
+    export(tmp_path, [(replace(a, fetched_at="2024-02-01T00:00:00+00:00"), facts())])
+    assert snapshot(tmp_path) == first
+    changed = replace(a, fetched_at="2024-02-01T00:00:00+00:00", paragraphs=("New.",))
+    export(tmp_path, [(changed, facts())])
+    assert read(tmp_path / "articles.csv")[0]["fetched_at"] == "2024-02-01T00:00:00+00:00"
+
+
+def test_companies_follow_the_articles_order(tmp_path: Path) -> None:
+    late, early = article("https://a.example/1"), article("https://z.example/2", "2020-01-01")
+    export(tmp_path, [(late, facts()), (early, facts())])
+    assert [r["url"] for r in read(tmp_path / "companies.csv")] == [early.url, late.url]
+    assert [r["url"] for r in read(tmp_path / "articles.csv")] == [early.url, late.url]
+
+
+def test_long_text_is_cut_to_a_cell_with_the_full_text_beside(tmp_path: Path) -> None:
+    # "=" start (neutralised) and characters outside the BMP, which Excel counts twice.
+    text = "=" + "\U0001f697 car " * 8000
+    a = article("https://a.example/1", text=text)
+    export(tmp_path, [(a, facts())])
+    row = read(tmp_path / "articles.csv")[0]
+    assert row["text"].startswith("'=") and len(row["text"].encode("utf-16-le")) <= 2 * 32_767
+    assert row["text_file"] == f"text/{a.article_id}.txt"
+    assert (tmp_path / row["text_file"]).read_text(encoding="utf-8") == text
+    export(tmp_path, [(article("https://a.example/1", text="Short now."), facts())])
+    row = read(tmp_path / "articles.csv")[0]
+    assert (row["text"], row["text_file"]) == ("Short now.", "")
+    assert not (tmp_path / "text" / f"{a.article_id}.txt").exists()
+    assert fit("a" * 40_000) == "a" * 32_767
+
+
+def test_excel_bom_is_written_kept_and_removed(tmp_path: Path) -> None:
+    export(tmp_path, [(article("https://a.example/1"), facts())], excel=True)
+    assert all(data.startswith(BOM) for data in snapshot(tmp_path).values())
+    export(tmp_path, [(article("https://b.example/1"), facts())])  # None keeps the mark
+    assert all(data.startswith(BOM) for data in snapshot(tmp_path).values())
+    assert len(read_bom(tmp_path / "articles.csv")) == 2
+    publish(tmp_path, "csv", excel=False)
+    assert not any(data.startswith(BOM) for data in snapshot(tmp_path).values())
+    publish(tmp_path, "csv", excel=True)
+    assert snapshot(tmp_path)["deals.csv"].startswith(BOM + b"article_id,")
+
+
+def read_bom(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_files_get_the_umask_mode_not_mkstemp_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        export(tmp_path, [(article("https://a.example/1"), facts())])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "deals.csv").stat().st_mode) == 0o644
+
+
+def test_xlsx_has_the_csv_rows_typed_and_safe(tmp_path: Path) -> None:
+    export(tmp_path, [(article("https://a.example/1"), facts()),
+                      (article("https://b.example/2", "2023-01-01"), facts(90_000))],
+           [Failure("=cmd|' /C calc'!A0", "", "fetch", "not_found", "-x", "2024-01-01")])
+    [path] = publish(tmp_path, "xlsx")
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == list(COLUMNS)
+    for table, columns in COLUMNS.items():
+        ws = wb[table]
+        rows = [["" if v is None else str(v) for v in r] for r in ws.iter_rows(values_only=True)]
+        assert rows[0] == list(columns)
+        assert rows[1:] == [[r[c] for c in columns] for r in read(tmp_path / f"{table}.csv")]
+        assert ws.freeze_panes == "A2" and ws.auto_filter.ref == ws.dimensions
+        assert all(ws.column_dimensions[c].width >= 4 for c in "ABC")
+        cells = [c for r in ws.iter_rows(min_row=2) for c in r]
+        assert not any(c.data_type == "f" for c in cells)  # no formulas, ever
+        assert not any(isinstance(c.value, str) and c.value.startswith(FORMULA_START)
+                       for c in cells)
+    assert wb["capacities"]["F2"].value == 90_000  # numbers stay numbers
+    assert wb["failures"]["A2"].value == "'=cmd|' /C calc'!A0"
+    before = path.read_bytes()
+    publish(tmp_path, "xlsx")
+    assert path.read_bytes() == before  # a rerun gives the same workbook, byte for byte
+
+
+def test_jsonl_parses_with_numbers_as_numbers(tmp_path: Path) -> None:
+    export(tmp_path, [(article("https://a.example/1"), facts())])
+    paths = publish(tmp_path, "jsonl")
+    assert [p.name for p in paths] == [f"{t}.jsonl" for t in COLUMNS]
+    lines = (tmp_path / "capacities.jsonl").read_text(encoding="utf-8").splitlines()
+    row = json.loads(lines[0])
+    assert list(row) == list(COLUMNS["capacities"])
+    assert row["units_per_year"] == 150_000 and row["year"] == 2024
+    deal = json.loads((tmp_path / "deals.jsonl").read_text(encoding="utf-8"))
+    assert deal["year"] is None
+    assert (tmp_path / "failures.jsonl").read_bytes() == b""
+
+
+# A writer killed with SIGKILL at random moments must leave every file either complete old
+# or complete new. Two versions of a few hundred articles are exported in turn, forever.
+N_ARTICLES = 300
+WORKER = """
+import sys
+from pathlib import Path
+from extract.export import export
+from tests.test_export import version
+out = Path(sys.argv[1])
+export(out, version("a"))
+print("ready", flush=True)
+while True:
+    export(out, version("b"))
+    export(out, version("a"))
+"""
+
+
+def version(name: str) -> list[tuple[Article, Facts]]:
+    """Version "a" or "b" of the same articles: texts and capacities differ."""
+    long_text = "Long " * 7_000  # over the cell limit: a side file is written too
+    return [(article(f"https://x.example/{i}", f"2024-01-{1 + i % 28:02d}T00:00:00+00:00",
+                     (long_text if i % 50 == 0 else f"Version {name} of story {i}. ") * 20),
+             facts(units=150_000 if name == "a" else 200_000 + i))
+            for i in range(N_ARTICLES)]
+
+
+def test_sigkill_during_export_leaves_old_or_new_files(tmp_path: Path) -> None:
+    refs = {}
+    for name in ("a", "b"):
+        export(tmp_path / name, version(name))
+        refs[name] = {p.relative_to(tmp_path / name): p.read_bytes()
+                      for p in (tmp_path / name).rglob("*") if p.is_file()}
+    out = tmp_path / "out"
+    worker = tmp_path / "worker.py"
+    worker.write_text(WORKER, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rng = random.Random(6)
+    seen: set[str] = set()
+    for _ in range(6):
+        proc = subprocess.Popen([sys.executable, str(worker), str(out)], env=env,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        time.sleep(rng.uniform(0.05, 1.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc.stdout.close()
+        for table in COLUMNS:
+            path = Path(f"{table}.csv")
+            data = (out / path).read_bytes()
+            assert data in (refs["a"][path], refs["b"][path]), table
+            read(out / path)  # and it parses
+            seen.add("a" if data == refs["a"][path] else "b")
+        for side in (out / "text").glob("*.txt"):
+            rel = side.relative_to(out)
+            assert side.read_bytes() in (refs["a"][rel], refs["b"][rel])
+    assert seen == {"a", "b"}  # the kills landed in both halves of the loop
+    export(out, version("a"))  # a later run tidies what the killed ones left
+    assert not [p for p in out.rglob(".*") if p.name.endswith(".tmp")]
