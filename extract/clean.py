@@ -26,6 +26,10 @@ from scraper.records import FetchedPage
 META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
 SINGLE_BYTE = {"iso8859-1", "cp1252", "ascii", "latin-1", "latin1"}
 MIN_WORDS = 20
+# Comments go at parse time: React pages put <!-- --> inside sentences, and trafilatura loses
+# the text that follows a comment node (its own parser drops them the same way).
+PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False,
+                              default_doctype=False)
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ def parse(text: str, where: str) -> lxml_html.HtmlElement:
     # lxml refuses str input that declares an encoding in an XML prolog; drop the prolog.
     text = re.sub(r"^\s*<\?xml[^>]*>", "", text)
     try:
-        return lxml_html.document_fromstring(text)
+        return lxml_html.document_fromstring(text, parser=PARSER)
     except (etree.ParserError, ValueError) as exc:
         raise CleanError(f"{where}: cannot parse HTML ({exc})", code="bad_html") from None
 
@@ -96,27 +100,21 @@ def clean(page: FetchedPage, options: CleanOptions | None = None) -> Article:
     tree = parse(decode(page), page.url)
     objects = metadata.json_ld(tree)
     url = metadata.canonical(tree, page.url)
-    title = ""
-    if options.title_selector:
-        found = tree.cssselect(options.title_selector)
-        title = " ".join(found[0].text_content().split()) if found else ""
+    title = metadata.title(tree, objects, options.title_selector)
     # Metadata is read before pruning: bylines and <time> often sit in the chrome.
     when = metadata.published(tree, url, objects, options.timezone)
     who = metadata.author(tree, objects)
     site = options.site_name or metadata.site_name(tree, url)
 
     boilerplate.prune(tree, options.prune_selectors)
+    # Metadata is ours (above); trafilatura's own metadata pass would only cost time.
     doc = trafilatura.bare_extraction(
         tree, url=page.url, include_comments=False, favor_precision=True,
-        with_metadata=True, include_tables=False, deduplicate=False)
+        with_metadata=False, include_tables=True, deduplicate=False)
     if doc is None or not (doc.text or "").strip():
         raise CleanError(f"{page.url}: no article text found")
-    title = title or (doc.title or "").strip() or metadata.meta(tree, "og:title")
     lines = [" ".join(line.split()) for line in doc.text.split("\n")]
-    lines = [line for line in lines if line]
-    if lines and title and lines[0] == title:
-        lines = lines[1:]
-    paragraphs, credit = boilerplate.split_credit(lines)
+    paragraphs, credit = boilerplate.clean_lines([line for line in lines if line], title)
     if sum(len(p.split()) for p in paragraphs) < MIN_WORDS:
         raise CleanError(f"{page.url}: too little article text ({len(paragraphs)} paragraphs)")
     return Article(
@@ -124,7 +122,7 @@ def clean(page: FetchedPage, options: CleanOptions | None = None) -> Article:
         input=page.input,
         site=site,
         title=title,
-        author=who or (doc.author or "").strip(),
+        author=who,
         published=when,
         source_credit=credit,
         paragraphs=tuple(paragraphs),

@@ -114,19 +114,45 @@ def absolute(base: str, href: str) -> str:
     return url if urlparse(url).scheme in ("http", "https", "file") else base
 
 
+AUTHOR_METAS = ("author", "article:author", "parsely-author", "dc.creator", "dcterms.creator",
+                "sailthru.author", "byl")
+BYLINE_PREFIX = re.compile(r"^(?:by|posted by|written by|reporter|author)\s*[:：]?\s+", re.I)
+BYLINE_XPATH = ("//*[@itemprop='author'] | //*[@rel='author'] | //*[@rel='schema:author']"
+                " | //*[contains(concat(' ', normalize-space(@class), ' '), ' author ')]"
+                " | //*[contains(@class, 'byline__name') or contains(@class, '_author')]")
+
+
 def author(tree: lxml_html.HtmlElement, objects: list[dict]) -> str:
-    value = meta(tree, "author", "article:author", "parsely-author", "dc.creator")
+    """The byline: author metas, then JSON-LD (following @id references), then the page's
+    visible byline element, outside any comment section."""
+    value = meta(tree, *AUTHOR_METAS)
     if value and not value.startswith("http"):
-        return value
+        return clean_byline(value)
+    by_id = {o.get("@id"): o for o in objects if o.get("@id")}
     for obj in objects:
         who = obj.get("author")
         if isinstance(who, list) and who:
             who = who[0]
+        if isinstance(who, dict) and not who.get("name") and who.get("@id") in by_id:
+            who = by_id[who["@id"]]
         if isinstance(who, dict) and who.get("name"):
-            return str(who["name"]).strip()
-        if isinstance(who, str) and who.strip():
-            return who.strip()
+            return clean_byline(str(who["name"]))
+        if isinstance(who, str) and who.strip() and not who.startswith("http"):
+            return clean_byline(who)
+    for el in tree.xpath(BYLINE_XPATH):
+        if any("comment" in (anc.get("class") or "") + (anc.get("id") or "")
+               for anc in el.iterancestors()):
+            continue
+        names = el.xpath(".//*[@itemprop='name']")
+        text = " ".join((names[0] if names else el).text_content().split())
+        text = clean_byline(text)
+        if 2 < len(text) <= 60 and not any(ch.isdigit() for ch in text):
+            return text
     return ""
+
+
+def clean_byline(text: str) -> str:
+    return BYLINE_PREFIX.sub("", " ".join(text.split())).strip(" ,|·")
 
 
 def site_name(tree: lxml_html.HtmlElement, url: str) -> str:
@@ -139,3 +165,35 @@ def site_name(tree: lxml_html.HtmlElement, url: str) -> str:
 
 def offset(hours: float) -> timezone:
     return timezone(timedelta(hours=hours))
+
+
+TITLE_SUFFIX = re.compile(r"\s+[|–—-]\s+[^|–—-]{2,60}$")
+
+
+def title(tree: lxml_html.HtmlElement, objects: list[dict], selector: str = "") -> str:
+    """The headline as shown: the site's selector, else the <h1> that the page's metadata
+    titles agree with, else an <h1> inside the article, else the metadata title without
+    its " | Site" suffix."""
+    if selector:
+        found = tree.cssselect(selector)
+        if found:
+            return " ".join(found[0].text_content().split())
+    h1s = [" ".join(h.text_content().split()) for h in tree.iter("h1")]
+    h1s = [h for h in h1s if len(h) > 10]
+    tag = tree.find(".//title")
+    named = [meta(tree, "og:title", "twitter:title"),
+             *(str(o.get("headline", "")) for o in objects if isinstance(o, dict)),
+             " ".join(tag.text_content().split()) if tag is not None else ""]
+    named = [n.strip() for n in named if n and n.strip()]
+    for name in named:
+        for h1 in h1s:
+            if name == h1 or name.startswith(h1):
+                return h1
+    for h1 in tree.xpath("//article//h1 | //main//h1"):
+        text = " ".join(h1.text_content().split())
+        if len(text) > 10:
+            return text
+    for name in named:
+        stripped = TITLE_SUFFIX.sub("", name)
+        return stripped if len(stripped) > 10 else name
+    return h1s[0] if h1s else ""
