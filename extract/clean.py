@@ -94,6 +94,16 @@ def parse(text: str, where: str) -> lxml_html.HtmlElement:
         raise CleanError(f"{where}: cannot parse HTML ({exc})", code="bad_html") from None
 
 
+def too_short(paragraphs: list[str]) -> bool:
+    """Fewer than MIN_WORDS words; Chinese and Japanese text has no spaces, so for it
+    count characters (about two per English word's worth of meaning)."""
+    text = "".join(paragraphs)
+    if sum(len(p.split()) for p in paragraphs) >= MIN_WORDS:
+        return False
+    wide = sum(1 for ch in text if ord(ch) >= 0x2E80)
+    return wide < 2 * MIN_WORDS
+
+
 def clean(page: FetchedPage, options: CleanOptions | None = None) -> Article:
     """Turn a fetched page into an Article, or raise CleanError when it holds no story."""
     options = options or CleanOptions()
@@ -115,7 +125,7 @@ def clean(page: FetchedPage, options: CleanOptions | None = None) -> Article:
         raise CleanError(f"{page.url}: no article text found")
     lines = [" ".join(line.split()) for line in doc.text.split("\n")]
     paragraphs, credit = boilerplate.clean_lines([line for line in lines if line], title)
-    if sum(len(p.split()) for p in paragraphs) < MIN_WORDS:
+    if too_short(paragraphs):
         raise CleanError(f"{page.url}: too little article text ({len(paragraphs)} paragraphs)")
     return Article(
         url=url,

@@ -74,11 +74,12 @@ def link(url: str, label: str) -> str:
     return esc(label)
 
 
-def table(table_id: str, rows: Sequence[dict[str, str]], columns: Sequence[str]) -> str:
-    """An HTML table of `columns`, each row's article linked through its url."""
+def table(table_id: str, rows: Sequence[dict[str, str]], columns: Sequence[str],
+          first: str = "article") -> str:
+    """An HTML table of `columns`, each row's article_id first, linked through its url."""
     if not rows:
         return f'<p class="muted" id="{table_id}-empty">No rows yet.</p>'
-    head = "".join(f"<th>{esc(c)}</th>" for c in ("article", *columns))
+    head = "".join(f"<th>{esc(c)}</th>" for c in (first, *columns))
     body = []
     for row in rows:
         cells = [f"<td>{link(row.get('url', ''), row.get('article_id', ''))}</td>"]
@@ -165,7 +166,7 @@ def summary_block(results: Sequence[tuple[Article, Facts]], failures: Sequence[F
     if failures:
         fail_rows = [{"url": "", "article_id": f.input, **vars(f)} for f in failures]
         out += "<h3>Failed inputs</h3>" + table(
-            "failures", fail_rows, ("url", "stage", "error", "message", "at"))
+            "failures", fail_rows, ("url", "stage", "error", "message", "at"), first="input")
     return out
 
 

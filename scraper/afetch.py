@@ -120,7 +120,7 @@ class Fetcher:
         for attempt in range(s.retries + 1):
             try:
                 async with self.gate.slot(host):
-                    page = await self.request(url, headers)
+                    page = await self.request(url, headers, host)
                 host.strikes = 0
                 return page
             except Retryable as exc:
@@ -131,11 +131,15 @@ class Fetcher:
                 host.pause(max(wait, exc.retry_after or 0.0))
         raise AssertionError("unreachable")
 
-    async def request(self, url: str, headers: dict[str, str] | None) -> FetchedPage:
+    async def request(self, url: str, headers: dict[str, str] | None,
+                      host: Host) -> FetchedPage:
         """One GET. Statuses >= 400 raise; 429/5xx and transport errors as Retryable."""
         self.requests += 1
+        # The trace hook costs a little CPU per request; only pacing needs it.
+        extensions = {"trace": host.trace} if host.delay > 0 else None
         try:
-            request = self.client.build_request("GET", url, headers=headers)
+            request = self.client.build_request("GET", url, headers=headers,
+                                                extensions=extensions)
             response = await self.client.send(request, stream=True)
             try:
                 content = await self.read_capped(response, url)

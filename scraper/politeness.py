@@ -19,7 +19,7 @@ from scraper.errors import FetchError
 
 # Added to a non-zero delay: the server stamps arrivals a little later or earlier than we
 # stamp starts (connection set-up, scheduling), and a gap must never come out short.
-PACING_MARGIN = 0.002
+PACING_MARGIN = 0.001
 # No robots.txt Crawl-delay or Retry-After makes us wait longer than this per request.
 MAX_DELAY = 120.0
 ROBOTS_AGENT = "evnews-scraper"
@@ -51,6 +51,13 @@ class Host:
 
     def __post_init__(self) -> None:
         self.sem = asyncio.Semaphore(self.concurrency)
+
+    async def trace(self, event: str, info: dict[str, object]) -> None:
+        """httpcore's trace hook: space request starts from when the request line goes
+        out, not from when we queued it, so a slow connect cannot shorten the next gap."""
+        if event == "http11.send_request_headers.started":
+            loop = asyncio.get_running_loop()
+            self.next_at = max(self.next_at, loop.time() + self.delay + PACING_MARGIN)
 
     def pause(self, seconds: float) -> None:
         """No request on this host for `seconds` from now (Retry-After, backoff)."""
