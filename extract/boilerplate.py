@@ -128,6 +128,7 @@ def prune(tree: lxml_html.HtmlElement, selectors: tuple[str, ...] = (),
         for el in body.cssselect(selector):
             drop(el)
             removed += 1
+    unwrap_layout_tables(body)
     removed += drop_teaser_cards(body, rules)
     removed += drop_section_blocks(body, rules)
     removed += drop_signup_boxes(body)
@@ -135,6 +136,22 @@ def prune(tree: lxml_html.HtmlElement, selectors: tuple[str, ...] = (),
     removed += drop_named_widgets(body, rules)
     removed += drop_card_grids(body)
     return removed
+
+
+def unwrap_layout_tables(body: lxml_html.HtmlElement) -> None:
+    """Old pages lay out the whole page as a table; trafilatura would render it as one table
+    row. A table that nests another table or holds a long text cell is layout, not data:
+    it becomes plain blocks."""
+    for table in list(body.iter("table")):
+        cells = table.xpath("./tr/td | ./tbody/tr/td | ./thead/tr/td")
+        if not (table.find(".//table") is not None
+                or any(len(c.text_content()) > 400 for c in cells)):
+            continue
+        # Only this table's own rows and cells: a nested table is judged on its own.
+        own = [el for el in table.xpath(".//tr | .//td | .//th")
+               if el.xpath("ancestor::table[1]")[0] is table]
+        for el in (table, *own):
+            el.tag = "div"
 
 
 def drop(el: lxml_html.HtmlElement) -> None:
@@ -273,7 +290,8 @@ def drop_named_widgets(body: lxml_html.HtmlElement, rules: Rules) -> int:
         hard = tokens & rules.hard_tokens
         if not hard and not tokens & rules.soft_tokens:
             continue
-        if tokens & rules.story_tokens and not tokens & {"comment", "comments"}:
+        if tokens & rules.story_tokens and not tokens & {"comment", "comments"} \
+                and prose_blocks(el, 1):
             continue  # "article-body pagination", "content-with-sidebar": the story's box
         if not hard:
             # Soft names (social, caption, widget, ...) also wrap embeds and whole posts:
@@ -328,6 +346,23 @@ def clean_lines(paragraphs: list[str], title: str = "",
     kept = [p for p in kept if not any(rx.search(p) for rx in rules.line_patterns)]
     kept = trim_edges(kept, title, rules)
     return split_credit(kept, rules)
+
+
+def credit_in_page(tree: lxml_html.HtmlElement, rules: Rules | None = None) -> str:
+    """A feed footer's source ("The post ... appeared first on X."), read from the page:
+    extraction often drops the footer line itself because it is mostly links."""
+    rules = rules or load_rules()
+    for node in tree.xpath("//body//text()[contains(., 'appeared first on')]"):
+        block = node.getparent()
+        while block is not None and block.tag in ("a", "b", "i", "em", "strong", "span"):
+            block = block.getparent()
+        if block is None:
+            continue
+        text = " ".join(block.text_content().split())
+        m = re.search(r"\bThe post\b.{1,300}?\bappeared first on\s+(?P<src>[^.]{2,60})\.?", text)
+        if m:
+            return m.group("src").strip()
+    return ""
 
 
 def split_credit(paragraphs: list[str], rules: Rules | None = None) -> tuple[list[str], str]:

@@ -116,6 +116,7 @@ def clean(page: FetchedPage, options: CleanOptions | None = None) -> Article:
     who = metadata.author(tree, objects)
     site = options.site_name or metadata.site_name(tree, url)
 
+    footer_credit = boilerplate.credit_in_page(tree)
     boilerplate.prune(tree, options.prune_selectors)
     # Metadata is ours (above); trafilatura's own metadata pass would only cost time.
     doc = trafilatura.bare_extraction(
@@ -134,7 +135,7 @@ def clean(page: FetchedPage, options: CleanOptions | None = None) -> Article:
         title=title,
         author=who,
         published=when,
-        source_credit=credit,
+        source_credit=credit or footer_credit,
         paragraphs=tuple(paragraphs),
         fetched_at=page.fetched_at,
     )

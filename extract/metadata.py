@@ -88,6 +88,11 @@ def published(tree: lxml_html.HtmlElement, url: str, objects: list[dict],
                       *(str(o.get("datePublished", "")) for o in objects)):
         if stamp := to_utc(candidate, assume):
             return stamp
+    # Microdata and Blogger's <abbr class="published" title="...">.
+    for el in tree.xpath("//*[@itemprop='datePublished'] | //abbr[contains(@class, 'published')]"):
+        for value in (el.get("content"), el.get("datetime"), el.get("title")):
+            if stamp := to_utc(value or "", assume):
+                return stamp
     for el in tree.iter("time"):
         if stamp := to_utc(el.get("datetime") or "", assume):
             return stamp
@@ -178,17 +183,20 @@ def title(tree: lxml_html.HtmlElement, objects: list[dict], selector: str = "") 
         found = tree.cssselect(selector)
         if found:
             return " ".join(found[0].text_content().split())
-    h1s = [" ".join(h.text_content().split()) for h in tree.iter("h1")]
-    h1s = [h for h in h1s if len(h) > 10]
+    heads = tree.xpath("//h1 | //*[contains(@class, 'headline') or contains(@class, 'title')]"
+                       "[not(self::title or self::meta or self::a or self::body)]")
+    h1s = [" ".join(h.text_content().split()) for h in heads]
+    h1s = [h for h in h1s if 10 < len(h) < 300]
     tag = tree.find(".//title")
     named = [meta(tree, "og:title", "twitter:title"),
              *(str(o.get("headline", "")) for o in objects if isinstance(o, dict)),
              " ".join(tag.text_content().split()) if tag is not None else ""]
     named = [n.strip() for n in named if n and n.strip()]
     for name in named:
-        for h1 in h1s:
-            if name == h1 or name.startswith(h1):
-                return h1
+        # The visible headline that the metadata title contains ("Site :: Headline").
+        shown = [h for h in h1s if h in name]
+        if shown:
+            return max(shown, key=len)
     for h1 in tree.xpath("//article//h1 | //main//h1"):
         text = " ".join(h1.text_content().split())
         if len(text) > 10:
