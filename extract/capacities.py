@@ -28,7 +28,10 @@ PATTERNS = Path(__file__).with_name("patterns") / "capacities.json"
 YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 MIN_UNITS = 1_000  # below this a "capacity" is a workshop, or a misread number
 MAX_UNITS = 10_000_000
+# How far from a figure a "sold" or "a month" still speaks of it.
+NEAR_BEFORE, NEAR_AFTER = 60, 40
 DETERMINERS = {"The", "A", "An", "Its", "Their", "This", "That", "These", "Our", "New", "Each"}
+RELATIVE_START = re.compile(r"(?:which|who|that|having|with|after|as)\b", re.I)
 # "the first (phase)", but not "a second factory", which is a plant of its own.
 ORDINAL = re.compile(r"\b(?:first|second|third|fourth|initial|next|later|final)\b"
                      r"(?!\s+(?:factory|plant|facility|site|base|gigafactory|line))", re.I)
@@ -46,6 +49,7 @@ class CapacityRules:
     added: re.Pattern[str]
     clause_break: re.Pattern[str]
     facility: re.Pattern[str]
+    per_year: re.Pattern[str]
 
 
 @cache
@@ -137,6 +141,10 @@ def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
     """The first company of the figure's own clause, else the first of the sentence."""
     doc = sent.doc
     lo, hi = next(((a, b) for a, b in spans if a <= at < b), (0, len(sent.text)))
+    if RELATIVE_START.match(sent.text, lo):
+        # "X's plant, which it bought from Y, can build ...": the relative clause's
+        # company is not the owner.
+        lo, hi = 0, len(sent.text)
     for m in mentions:
         if lo <= doc[m.start].idx - sent.start_char < hi:
             return m.company
@@ -158,10 +166,12 @@ def find_capacities(text: str, rules: CapacityRules,
         c_start, c_end = next(((a, b) for a, b in spans if a <= start < b), (0, len(text)))
         clause = text[c_start:c_end]
         after, before = text[end:end + 60], text[max(c_start, start - 80):start]
-        has_unit = bool(rules.unit.match(after) or rules.lead.search(before))
+        has_unit = bool(rules.unit.match(after) or rules.lead.search(before)
+                        or rules.per_year.match(after))
         if not has_unit:
             continue
-        if rules.not_capacity.search(clause) and not re.search(r"capacit", clause, re.I):
+        near = text[max(c_start, start - NEAR_BEFORE):min(c_end, end + NEAR_AFTER)]
+        if rules.not_capacity.search(near) and not re.search(r"capacit", near, re.I):
             continue
         if not (rules.cue.search(text) or rules.phase.search(text)
                 or rules.unit_noun.match(after)):

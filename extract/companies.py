@@ -23,6 +23,8 @@ from spacy.util import filter_spans
 
 PATTERNS = Path(__file__).with_name("patterns")
 CONTEXT_WINDOW = 4
+PLACE_NOUNS = {"plant", "plants", "factory", "factories", "facility", "site", "base", "works",
+               "gigafactory", "campus", "port", "district", "province", "county"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Lexicon:
     words: frozenset[str]
     company_words: frozenset[str]
     context_words: frozenset[str]
+    legal_suffixes: tuple[str, ...]
 
 
 @cache
@@ -54,6 +57,7 @@ def load_lexicon(path: Path = PATTERNS / "non_companies.json") -> Lexicon:
         words=frozenset(w.lower() for w in data["words"]),
         company_words=frozenset(w.lower() for w in data["company_words"]),
         context_words=frozenset(w.lower() for w in data["context_words"]),
+        legal_suffixes=tuple(data["legal_suffixes"]),
     )
 
 
@@ -188,6 +192,13 @@ class CompanyFinder:
         name = re.sub(r"^(?:the|The)\s+|['’]s$", "", ent.text.strip()).strip(" .,")
         if not name or len(name) < 2 or name.lower() in self.lexicon.names:
             return None
+        if not name[0].isupper() and not name[0].isdigit():
+            return None  # "iPhone", "eVTOL": products
+        doc = ent.doc
+        after = doc[ent.end].lower_ if ent.end < len(doc) else ""
+        before = doc[ent.start - 1].lower_ if ent.start > 0 else ""
+        if after in PLACE_NOUNS or before in ("in", "at", "near", "outside"):
+            return None  # "the Zaragoza plant", "a factory in Casa Grande"
         if name.lower() in self.known_lower:
             return self.known_lower[name.lower()]
         words = {t.lower() for t in re.findall(r"[\w.&]+", name)}
@@ -196,10 +207,16 @@ class CompanyFinder:
         if not any(ch.isupper() for ch in name):
             return None
         if words & self.lexicon.company_words:
-            return name
-        doc = ent.doc
+            return self.short_name(name)
         sent = ent.sent
         lo = max(sent.start, ent.start - CONTEXT_WINDOW)
         hi = min(sent.end, ent.end + CONTEXT_WINDOW)
         context = {t.lower_ for t in doc[lo:hi]} - {t.lower_ for t in ent}
-        return name if context & self.lexicon.context_words else None
+        return self.short_name(name) if context & self.lexicon.context_words else None
+
+    def short_name(self, name: str) -> str:
+        """The name without a legal suffix: "CYVN Holdings" -> "CYVN"."""
+        words = name.split()
+        while len(words) > 1 and words[-1].strip(",") in self.lexicon.legal_suffixes:
+            words.pop()
+        return " ".join(words).rstrip(",")

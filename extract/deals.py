@@ -43,6 +43,10 @@ class Rule:
     adjacent: bool
     maker_kind: str  # the rule's `requires` is waived when the target is of this kind
     once: bool  # skip when the sentence already gave a deal of this type
+    continues: bool  # the sentence's previous deal gives this one its acquirer
+    child_after: bool  # the company after is the child of one of the sides
+    needs_inside: bool  # only with a company inside the trigger
+    possessive: bool  # the company after is followed by 's
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,9 @@ def load_rules(path: Path = PATTERNS) -> DealRules:
              re.compile(r["requires"], re.I) if r.get("requires") else None,
              re.compile(r["gap"], re.I) if r.get("gap") else None,
              r.get("inner_ok", False), r.get("adjacent", False),
-             r.get("or_target_kind", ""), r.get("once", False))
+             r.get("or_target_kind", ""), r.get("once", False), r.get("continues", False),
+             r.get("child_after", False), r.get("needs_inside", False),
+             r.get("possessive", False))
         for r in data["rules"])
     status = tuple((s["status"], re.compile(s["regex"], re.I)) for s in data["status"])
     return DealRules(rules, status, re.compile(data["denial"], re.I),
@@ -146,9 +152,11 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
             inside = [m for s, e, m in spans if start <= s and e <= end]
             if any(s < end and start < e and not (start <= s and e <= end) for s, e, _ in spans):
                 continue  # a company name straddles the trigger's edge
-            if inside and not rule.inner_ok:
+            if (inside and not rule.inner_ok) or (rule.needs_inside and not inside):
                 continue
             sides = fill_slots(sent, spans, start, end)
+            if rule.continues and deals:
+                sides["before"] = deals[-1].acquirer
             if inside:
                 sides["inside"] = sides["inside_or_after"] = inside[-1].company
             elif "after" in sides:
@@ -170,6 +178,11 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
             if rule.gap and blocked(text, end, spans, sides.get("after"), rule.gap):
                 continue
             if rule.adjacent and not starts_at(text, end, spans, sides.get("after")):
+                continue
+            if rule.possessive and not possessive_after(text, end, spans, sides.get("after")):
+                continue
+            if rule.child_after and not child_of(spans, end, sides.get("after"),
+                                                 {acquirer, target}):
                 continue
             claimed.append((start, end))
             if rules.denial.search(text[:start]) or negated(sent, start):
@@ -206,6 +219,24 @@ def in_order(text: str, spans: list[tuple[int, int, Mention]], a: str,
     return (a, b) if first.get(a, 0) <= first.get(b, 0) else (b, a)
 
 
+def position_after(end: int, spans: list[tuple[int, int, Mention]],
+                   company: str | None) -> tuple[int, int, Mention] | None:
+    return next((span for span in sorted(spans, key=lambda x: x[0])
+                 if span[0] >= end and span[2].company == company), None)
+
+
+def possessive_after(text: str, end: int, spans: list[tuple[int, int, Mention]],
+                     company: str | None) -> bool:
+    span = position_after(end, spans, company)
+    return span is not None and text[span[1]:span[1] + 2] in ("'s", "’s")
+
+
+def child_of(spans: list[tuple[int, int, Mention]], end: int, company: str | None,
+             parents: set[str | None]) -> bool:
+    span = position_after(end, spans, company)
+    return span is not None and span[2].parent in parents
+
+
 def starts_at(text: str, end: int, spans: list[tuple[int, int, Mention]],
               after: str | None) -> bool:
     start = next((s for s, _, m in sorted(spans, key=lambda x: x[0])
@@ -223,6 +254,7 @@ def blocked(text: str, end: int, spans: list[tuple[int, int, Mention]], after: s
 
 def fill_slots(sent: Span, spans: list[tuple[int, int, Mention]], start: int,
                end: int) -> dict[str, str]:
+    text = sent.text
     """The companies on each side of a trigger: before, before2, after, after2."""
     before: list[str] = []
     subject = subject_company(sent, spans, start)
@@ -232,7 +264,12 @@ def fill_slots(sent: Span, spans: list[tuple[int, int, Mention]], start: int,
         if m.company not in before:
             before.append(m.company)
     after: list[str] = []
-    for _, _, m in sorted((s for s in spans if s[0] >= end), key=lambda s: s[0]):
+    following = sorted((s for s in spans if s[0] >= end), key=lambda s: s[0])
+    for i, (_, e, m) in enumerate(following):
+        # "buying Fiat Chrysler's Jeep brand": the side is the possessed company.
+        if i + 1 < len(following) and not after and \
+                re.fullmatch(r"['’]s\s+(?:\S+\s+)?", text[e:following[i + 1][0]]):
+            continue
         if m.company not in after and m.company not in before[:1]:
             after.append(m.company)
     sides = {}

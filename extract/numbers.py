@@ -13,6 +13,7 @@ WORDS = {
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
     "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
     "eighty": 80, "ninety": 90, "half a": 0.5, "a half": 0.5,
+    "a quarter of a": 0.25, "quarter of a": 0.25, "three quarters of a": 0.75,
 }
 SCALES = {"thousand": 1_000, "k": 1_000, "million": 1_000_000, "mn": 1_000_000, "m": 1_000_000,
           "mln": 1_000_000, "hundred thousand": 100_000}
