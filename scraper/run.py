@@ -72,7 +72,7 @@ def run(inputs: Sequence[str], settings: Settings, report: Report | None = None)
                     failures.append(failure(target, url, exc))
                     report(f"error: {target}: {exc.message}")
             results = list(extract_many(nlp, articles, settings.batch_size))
-            export(settings.out_dir, results, failures)
+            export(settings.out_dir, results, failures, excel=settings.excel)
             for article, facts in results:
                 report(f"{article.title or article.url}: {len(facts.companies)} companies, "
                        f"{len(facts.deals)} deals, {len(facts.capacities)} capacities")
