@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -169,7 +170,7 @@ def is_read_more(el: lxml_html.HtmlElement, rules: Rules) -> bool:
 
 
 def grow(start: lxml_html.HtmlElement, body: lxml_html.HtmlElement, limit: int,
-         alone: callable) -> lxml_html.HtmlElement:
+         alone: Callable[[lxml_html.HtmlElement], bool]) -> lxml_html.HtmlElement:
     """The largest ancestor of `start` under `limit` chars for which `alone` still holds."""
     card = start
     while True:
@@ -190,9 +191,6 @@ def drop_teaser_cards(body: lxml_html.HtmlElement, rules: Rules) -> int:
         card = grow(link, body, MAX_CARD_CHARS, lambda el: sum(
             1 for a in el.iter("a", "button") if is_read_more(a, rules)) <= 1
             and prose_blocks(el, 2) < 2)
-        if card is link and link.getparent() is not None and link.getparent().tag == "p":
-            # "Read more" alone in the story's own paragraph: only the link goes.
-            pass
         container = card.getparent()
         drop(card)
         removed += 1
@@ -225,7 +223,9 @@ def drop_section_blocks(body: lxml_html.HtmlElement, rules: Rules) -> int:
             for sib in head.itersiblings():
                 if not isinstance(sib.tag, str):
                     continue
-                if sib.tag in ("h1", "h2", "h3") or prose_blocks(sib, 1):
+                if sib.tag == "h1":
+                    break  # the story's own headline: the section ended before it
+                if sib.tag in ("h2", "h3") or prose_blocks(sib, 1):
                     if link_density(sib) <= 0.5:
                         break
                 followers.append(sib)
@@ -266,8 +266,9 @@ def drop_phrase_blocks(body: lxml_html.HtmlElement, rules: Rules) -> int:
             continue
         # A story sentence that opens with "Share ..." or "Sign up ..." is prose: a widget is
         # short or made of links and buttons.
-        if len(text) > 120 and link_density(el, len(text)) < 0.3 and not el.xpath(
-                ".//button | .//input | .//form"):
+        if text[-1] in '.!?"”' \
+                and link_density(el, len(text)) < 0.3 \
+                and not el.xpath(".//button | .//input | .//form"):
             continue
         drop(el)
         removed += 1
@@ -297,7 +298,7 @@ def drop_named_widgets(body: lxml_html.HtmlElement, rules: Rules) -> int:
             # Soft names (social, caption, widget, ...) also wrap embeds and whole posts:
             # only a short or link-heavy one is chrome.
             length = len(text_of(el))
-            if length > 200 and link_density(el, length) < 0.5:
+            if length > 200 and link_density(el, length) < 0.5 or prose_blocks(el, 1):
                 continue
         elif not tokens & {"comment", "comments", "disqus"} and prose_blocks(el) >= STORY_BLOCKS:
             continue
