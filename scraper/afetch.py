@@ -199,6 +199,12 @@ class Fetcher:
             host.given_up = True
             host.use_robots(None)
 
+    async def sitemaps(self, url: str) -> list[str]:
+        """The Sitemap: lines of robots.txt on `url`'s host (fetching it if need be)."""
+        host = self.gate.host(host_of(url))
+        await self.robots(host, url)
+        return list(host.robots.sitemaps) if host.robots is not None else []
+
     async def map(self, items: Iterable[T], url_of: Callable[[T], str],
                   fetch: Callable[[T], Awaitable[None]]) -> None:
         """Run `fetch(item)` for every item, through per-host queues: each host gets as

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scraper.fetch import now_utc
+from scraper.records import FetchedPage
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
@@ -62,6 +63,11 @@ class Known:
         if self.last_modified:
             headers["If-Modified-Since"] = self.last_modified
         return headers
+
+
+def header_map(page: FetchedPage) -> dict[str, str]:
+    """A page's headers by lower-case name (the last one wins)."""
+    return {key.lower(): value for key, value in page.headers}
 
 
 def content_hash(content: bytes) -> str:

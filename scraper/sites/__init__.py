@@ -2,15 +2,21 @@
 
 A profile module sets module-level constants (see `cnevpost.py`); `REGISTRY` lists the
 modules. Any site without a profile goes through `generic`.
+
+Crawl fields (all optional): HOME, FEEDS, LISTINGS (listing pages to paginate), PAGE_URL
+(how page N of a listing is spelled, "{listing}page/{n}/"), LISTING_URL (which paths are
+listings), SITEMAPS, ROBOTS_SITEMAPS (read sitemaps from robots.txt), FEED_AUTODISCOVERY
+(read `<link rel=alternate>` feeds from listing pages).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 from types import ModuleType
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse, urlsplit
 
 from extract.clean import CleanOptions
 from scraper.sites import cnevpost, generic
@@ -23,13 +29,59 @@ class SiteProfile:
     feeds: tuple[str, ...]
     article_url: re.Pattern[str]
     clean: CleanOptions
+    # The crawl's discovery: where to start and how the site's pages are shaped.
+    home: str = ""
+    listings: tuple[str, ...] = ()
+    page_url: str = ""
+    listing_url: re.Pattern[str] | None = None
+    sitemaps: tuple[str, ...] = ()
+    robots_sitemaps: bool = True
+    feed_autodiscovery: bool = False
 
     def owns(self, url: str) -> bool:
-        host = (urlparse(url).hostname or "").lower().removeprefix("www.")
-        return any(host == d or host.endswith("." + d) for d in self.domains)
+        parts = urlparse(url)
+        host = (parts.hostname or "").lower().removeprefix("www.")
+        # A domain may carry a port (a mirror or a test server on 127.0.0.1:8080).
+        names = (host, f"{host}:{parts.port}") if parts.port else (host,)
+        return any(name == d or name.endswith("." + d)
+                   for d in self.domains for name in names)
 
     def is_article(self, url: str) -> bool:
         return bool(self.article_url.search(urlparse(url).path))
+
+    def is_listing(self, url: str) -> bool:
+        return self.listing_url is not None and bool(self.listing_url.search(
+            urlparse(url).path))
+
+    def page(self, listing: str, n: int) -> str | None:
+        """Page `n` of a listing, when the profile knows how pages are spelled."""
+        if n == 1 or not self.page_url:
+            return listing if n == 1 else None
+        base = listing if listing.endswith("/") else listing + "/"
+        return self.page_url.format(listing=base, n=n)
+
+    def rebased(self, home: str) -> SiteProfile:
+        """The same profile on another origin (a mirror, a staging copy, a test server):
+        its URLs moved to `home`'s scheme and host, its domains that host."""
+        origin = urlsplit(home)
+
+        def move(url: str) -> str:
+            return urljoin(f"{origin.scheme}://{origin.netloc}/", urlsplit(url).path)
+
+        netloc = origin.netloc.lower().removeprefix("www.")
+        return dataclasses.replace(
+            self, home=move(self.home or "/"), domains=(netloc,),
+            feeds=tuple(map(move, self.feeds)), listings=tuple(map(move, self.listings)),
+            sitemaps=tuple(map(move, self.sitemaps)))
+
+    def for_url(self, url: str, sitemaps: bool = False) -> SiteProfile:
+        """This profile crawling from one URL the user gave: a listing (a tag archive, a
+        homepage) or any document that discovery will sniff (a feed, a sitemap).
+        `sitemaps`: also read the sitemaps that the host's robots.txt lists."""
+        domains = self.domains or (urlsplit(url).netloc.lower().removeprefix("www."),)
+        return dataclasses.replace(self, domains=domains, feeds=(), sitemaps=(),
+                                   listings=(url,), home=self.home or urljoin(url, "/"),
+                                   robots_sitemaps=sitemaps)
 
 
 def from_module(module: ModuleType) -> SiteProfile:
@@ -45,6 +97,13 @@ def from_module(module: ModuleType) -> SiteProfile:
             timezone=timezone(timedelta(hours=tz)) if tz is not None else None,
             site_name=getattr(module, "SITE_NAME", ""),
         ),
+        home=getattr(module, "HOME", ""),
+        listings=tuple(getattr(module, "LISTINGS", ())),
+        page_url=getattr(module, "PAGE_URL", ""),
+        listing_url=re.compile(module.LISTING_URL) if hasattr(module, "LISTING_URL") else None,
+        sitemaps=tuple(getattr(module, "SITEMAPS", ())),
+        robots_sitemaps=getattr(module, "ROBOTS_SITEMAPS", True),
+        feed_autodiscovery=getattr(module, "FEED_AUTODISCOVERY", False),
     )
 
 
