@@ -29,7 +29,7 @@ YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 MIN_UNITS = 1_000  # below this a "capacity" is a workshop, or a misread number
 MAX_UNITS = 10_000_000
 # How far from a figure a "sold" or "a month" still speaks of it.
-NEAR_BEFORE, NEAR_AFTER = 60, 40
+NEAR_BEFORE, NEAR_AFTER = 60, 30
 DETERMINERS = {"The", "A", "An", "Its", "Their", "This", "That", "These", "Our", "New", "Each"}
 RELATIVE_START = re.compile(r"(?:which|who|that|having|with|after|as)\b", re.I)
 # "the first (phase)", but not "a second factory", which is a plant of its own.
@@ -50,12 +50,15 @@ class CapacityRules:
     clause_break: re.Pattern[str]
     facility: re.Pattern[str]
     per_year: re.Pattern[str]
+    model_unit: re.Pattern[str]
+    energy: re.Pattern[str]
+    owner_possessive: re.Pattern[str]
 
 
 @cache
 def load_rules(path: Path = PATTERNS) -> CapacityRules:
     data = json.loads(path.read_text(encoding="utf-8"))
-    flags = {"facility": 0}  # the facility rule relies on capital letters
+    flags = {"facility": 0, "model_unit": 0}  # these rules rely on capital letters
     return CapacityRules(**{
         key: re.compile(data[key], flags.get(key, re.I))
         for key in CapacityRules.__dataclass_fields__})
@@ -88,7 +91,7 @@ class CapacityFinder:
             spans = clauses(sent.text, self.rules)
             for units, kind, year, facility, at in find_capacities(sent.text, self.rules,
                                                                    previous):
-                owner = owner_of(sent, in_sent, spans, at) or last_owner or main
+                owner = owner_of(sent, in_sent, spans, at, self.rules) or last_owner or main
                 if owner is None:
                     continue
                 evidence = sent.text.strip()
@@ -137,9 +140,15 @@ def clauses(text: str, rules: CapacityRules) -> list[tuple[int, int]]:
 
 
 def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
-             at: int) -> str | None:
-    """The first company of the figure's own clause, else the first of the sentence."""
+             at: int, rules: CapacityRules) -> str | None:
+    """The company whose plant the sentence names ("X's plant"), else the first company of
+    the figure's own clause, else the first of the sentence."""
     doc = sent.doc
+    owners = {m.company for m in mentions
+              if rules.owner_possessive.match(sent.text, doc[m.end - 1].idx + len(doc[m.end - 1])
+                                              - sent.start_char)}
+    if len(owners) == 1:
+        return owners.pop()
     lo, hi = next(((a, b) for a, b in spans if a <= at < b), (0, len(sent.text)))
     if RELATIVE_START.match(sent.text, lo):
         # "X's plant, which it bought from Y, can build ...": the relative clause's
@@ -166,11 +175,16 @@ def find_capacities(text: str, rules: CapacityRules,
         c_start, c_end = next(((a, b) for a, b in spans if a <= start < b), (0, len(text)))
         clause = text[c_start:c_end]
         after, before = text[end:end + 60], text[max(c_start, start - 80):start]
-        has_unit = bool(rules.unit.match(after) or rules.lead.search(before)
-                        or rules.per_year.match(after))
-        if not has_unit:
+        vehicles = bool(rules.unit.match(after))
+        per_year = bool(rules.per_year.match(after))
+        has_unit = vehicles or per_year or bool(rules.lead.search(before)) or bool(
+            rules.model_unit.match(after) and re.search(r"capacit", clause, re.I))
+        if not has_unit or (rules.energy.search(clause) and not vehicles):
             continue
-        near = text[max(c_start, start - NEAR_BEFORE):min(c_end, end + NEAR_AFTER)]
+        # "Sold 300,000 vehicles" or "5,000 cars a week" speak of the figure; a verb that
+        # follows "150,000 vehicles a year and will also export ..." does not.
+        near = text[max(c_start, start - NEAR_BEFORE):start] if per_year else \
+            text[max(c_start, start - NEAR_BEFORE):min(c_end, end + NEAR_AFTER)]
         if rules.not_capacity.search(near) and not re.search(r"capacit", near, re.I):
             continue
         if not (rules.cue.search(text) or rules.phase.search(text)

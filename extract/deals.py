@@ -28,6 +28,7 @@ CLAUSE_BREAK = re.compile(
     r"[;:]|,\s+(?:now that|while|but|although|though|after|because|since|which|who|so|"
     r"whereas|even as|even though)\b|\b(?:but|while|whereas)\b", re.I)
 RELATIVE = re.compile(r"\b(?:that|which|who)\b", re.I)  # "a venture that will sell ..."
+CLIMB = {"conj", "xcomp", "advcl", "ccomp", "acl", "dobj", "pobj", "prep", "relcl"}
 SUBJECTS = {"nsubj", "nsubjpass", "csubj"}
 
 
@@ -47,6 +48,7 @@ class Rule:
     child_after: bool  # the company after is the child of one of the sides
     needs_inside: bool  # only with a company inside the trigger
     possessive: bool  # the company after is followed by 's
+    veto: re.Pattern[str] | None  # a trigger whose text matches this is no trigger
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ def load_rules(path: Path = PATTERNS) -> DealRules:
              r.get("inner_ok", False), r.get("adjacent", False),
              r.get("or_target_kind", ""), r.get("once", False), r.get("continues", False),
              r.get("child_after", False), r.get("needs_inside", False),
-             r.get("possessive", False))
+             r.get("possessive", False),
+             re.compile(r["veto"], re.I) if r.get("veto") else None)
         for r in data["rules"])
     status = tuple((s["status"], re.compile(s["regex"], re.I)) for s in data["status"])
     return DealRules(rules, status, re.compile(data["denial"], re.I),
@@ -140,14 +143,17 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
     spans = [(doc[m.start].idx - base, doc[m.end - 1].idx + len(doc[m.end - 1]) - base, m)
              for m in mentions]
     claimed: list[tuple[int, int]] = []
-    deals = []
+    found: list[tuple[int, Deal]] = []  # (trigger offset, deal)
     kinds = {m.company: m.kind for _, _, m in spans}
-    for rule in rules.rules:
-        if rule.once and any(d.deal_type == rule.deal_type for d in deals):
+    # Rules that continue an earlier deal go last, so that the deal they continue is known.
+    for rule in sorted(rules.rules, key=lambda r: r.continues):
+        if rule.once and any(d.deal_type == rule.deal_type for _, d in found):
             continue
         for match in rule.regex.finditer(text):
             start, end = match.start(), match.end()
             if any(start < c_end and c_start < end for c_start, c_end in claimed):
+                continue
+            if rule.veto and rule.veto.search(match.group()):
                 continue
             inside = [m for s, e, m in spans if start <= s and e <= end]
             if any(s < end and start < e and not (start <= s and e <= end) for s, e, _ in spans):
@@ -155,8 +161,9 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
             if (inside and not rule.inner_ok) or (rule.needs_inside and not inside):
                 continue
             sides = fill_slots(sent, spans, start, end)
-            if rule.continues and deals:
-                sides["before"] = deals[-1].acquirer
+            earlier = [d for at, d in sorted(found, key=lambda x: x[0]) if at < start]
+            if rule.continues and earlier:
+                sides["before"] = earlier[-1].acquirer
             if inside:
                 sides["inside"] = sides["inside_or_after"] = inside[-1].company
             elif "after" in sides:
@@ -189,11 +196,11 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
                 continue
             if rule.deal_type == "joint_venture":
                 acquirer, target = in_order(text, spans, acquirer, target)
-            deals.append(Deal(acquirer=acquirer, target=target, deal_type=rule.deal_type,
-                              status=status_of(text, start, end, rules,
-                                               governors(sent, start, end)),
-                              year=year_near(text, start, end), evidence=evidence))
-    return deals
+            found.append((start, Deal(
+                acquirer=acquirer, target=target, deal_type=rule.deal_type,
+                status=status_of(text, start, end, rules, governors(sent, start, end)),
+                year=year_near(text, start, end), evidence=evidence)))
+    return [d for _, d in sorted(found, key=lambda x: x[0])]
 
 
 def partners(acquirer: str | None, target: str | None,
@@ -305,7 +312,7 @@ def subject_company(sent: Span, spans: list[tuple[int, int, Mention]],
                     start: int) -> str | None:
     """The company in the subject of the verb the trigger starts at, if the parse says so."""
     verb = trigger_verb(sent, start)
-    for _ in range(3):  # through conjoined verbs: "X did this and acquired Y"
+    for _ in range(4):  # up through "X did this and acquired Y", "X signed a deal to buy Y"
         if verb is None:
             return None
         subjects = [c for c in verb.children if c.dep_ in SUBJECTS]
@@ -318,9 +325,11 @@ def subject_company(sent: Span, spans: list[tuple[int, int, Mention]],
             head = [m for m in inside if m.start <= subj.i < m.end]
             if head or inside:
                 return (head or inside)[0].company
-        if subjects or verb.dep_ not in ("conj", "xcomp", "advcl", "ccomp"):
+        if subjects or verb.dep_ not in CLIMB:
             return None
         verb = verb.head
+        while verb.pos_ not in ("VERB", "AUX") and verb.dep_ in CLIMB and verb.head is not verb:
+            verb = verb.head  # from "a deal to buy" up to "signed"
     return None
 
 
