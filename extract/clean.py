@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timezone
 
@@ -104,12 +105,18 @@ def too_short(paragraphs: list[str]) -> bool:
     return wide < 2 * MIN_WORDS
 
 
-def clean(page: FetchedPage, options: CleanOptions | None = None) -> Article:
-    """Turn a fetched page into an Article, or raise CleanError when it holds no story."""
-    options = options or CleanOptions()
+def clean(page: FetchedPage, options: CleanOptions | None = None, *,
+          resolve: Callable[[str], CleanOptions] | None = None) -> Article:
+    """Turn a fetched page into an Article, or raise CleanError when it holds no story.
+
+    `options` are the site's; or `resolve` finds them from the page's canonical URL, so a
+    saved CnEVPost page read from disk is cleaned as CnEVPost.
+    """
     tree = parse(decode(page), page.url)
     objects = metadata.json_ld(tree)
     url = metadata.canonical(tree, page.url)
+    if options is None:
+        options = resolve(url) if resolve else CleanOptions()
     title = metadata.title(tree, objects, options.title_selector)
     # Metadata is read before pruning: bylines and <time> often sit in the chrome.
     when = metadata.published(tree, url, objects, options.timezone)

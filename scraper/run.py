@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from extract.clean import clean
+from extract.clean import CleanOptions, clean
 from extract.export import Failure, export, publish
 from extract.facts import extract_many
 from extract.nlp import load_pipeline
@@ -67,7 +67,7 @@ def run(inputs: Sequence[str], settings: Settings, report: Report | None = None)
                 try:
                     page = fetch(target, settings, client)
                     url = page.url
-                    articles.append(clean(page, profile_for(page.url).clean))
+                    articles.append(clean(page, resolve=clean_options))
                 except ScraperError as exc:
                     failures.append(failure(target, url, exc))
                     report(f"error: {target}: {exc.message}")
@@ -81,6 +81,11 @@ def run(inputs: Sequence[str], settings: Settings, report: Report | None = None)
     summary.seconds = time.monotonic() - started
     finish(settings, summary)
     return summary
+
+
+def clean_options(url: str) -> CleanOptions:
+    """The cleaning rules of the site that owns `url` (the generic ones for any other)."""
+    return profile_for(url).clean
 
 
 def finish(settings: Settings, summary: RunSummary) -> None:

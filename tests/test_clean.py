@@ -24,7 +24,7 @@ def squash(text: str) -> str:
 
 def cleaned(expected: Path):
     page = fetch(str(html_of(expected)), Settings())
-    return clean(page, profile_for(page.url).clean)
+    return clean(page, resolve=lambda url: profile_for(url).clean)
 
 
 def test_there_are_enough_fixture_pages() -> None:
