@@ -25,7 +25,8 @@ from scraper.fetch import now_utc
 from scraper.politeness import Gate, Host, RobotsDisallowed, backoff, parse_robots
 from scraper.records import FetchedPage
 from scraper.settings import Settings
-from scraper.urls import absolute, host_of
+from scraper.state import State, header_map
+from scraper.urls import absolute, host_of, url_key
 
 REDIRECTS = (301, 302, 303, 307, 308)
 Allowed = Callable[[str], bool]
@@ -61,8 +62,8 @@ def retry_after(value: str | None) -> float | None:
 class Fetcher:
     """One crawl's HTTP side. Use as `async with Fetcher(settings) as fetcher:`."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, state: State | None = None) -> None:
+        self.settings, self.state = settings, state
         self.gate = Gate(settings.crawl_delay, settings.host_concurrency,
                          settings.concurrency, settings.host_budget)
         self.client = httpx.AsyncClient(
@@ -187,10 +188,19 @@ class Fetcher:
             await host.robots_ready.wait()
             return
         host.robots_started = True
-        robots_url = url.split("/", 3)[:3]
+        robots_url = "/".join(url.split("/", 3)[:3]) + "/robots.txt"
+        # Asked conditionally when the state has its last copy, like every other document.
+        key = url_key(robots_url)
+        known = self.state.get(key) if self.state is not None else None
+        headers = known.conditional_headers() if known and known.body else None
         try:
-            page = await self.with_retries(host, "/".join(robots_url) + "/robots.txt", None)
-            host.use_robots(parse_robots(page.content) if page.status == 200 else None)
+            page = await self.with_retries(host, robots_url, headers)
+            content = page.content
+            if page.status == 304 and known is not None and known.body is not None:
+                content = known.body
+            elif self.state is not None and page.status == 200:
+                self.state.answered(key, robots_url, "robots", 200, header_map(page), content)
+            host.use_robots(parse_robots(content) if page.status in (200, 304) else None)
         except HTTPStatusError as exc:
             # 4xx: no rules, crawl freely. 5xx after retries: the host is down or refusing.
             host.given_up = host.given_up or exc.status >= 500

@@ -109,7 +109,7 @@ class Crawl:
             # The model loads in the worker while discovery talks to the sites.
             nlp = loop.run_in_executor(pool, load_pipeline, self.settings.model)
             try:
-                async with Fetcher(self.settings) as fetcher:
+                async with Fetcher(self.settings, self.state) as fetcher:
                     plan = await self.discover(fetcher)
                     if self.progress:
                         self.progress(len(plan))

@@ -74,8 +74,9 @@ class Discoverer:
         for url in self.profile.listings:
             await self.paginate(url)
 
-    async def fetch(self, url: str, kind: str) -> Document | None:
-        """One discovery document, conditionally; a 304 is read from the stored body."""
+    async def fetch(self, url: str, kind: str, last_ok: bool = False) -> Document | None:
+        """One discovery document, conditionally; a 304 is read from the stored body.
+        `last_ok`: a 404/410 is the normal end of a listing, not a failure."""
         key = url_key(url)
         if key in self.read or not self.profile.owns(url):
             return None
@@ -85,6 +86,8 @@ class Discoverer:
         try:
             page = await self.fetcher.get(url, headers, allowed=self.profile.owns)
         except FetchError as exc:
+            if last_ok and getattr(exc, "status", None) in (404, 410):
+                return None
             self.report(f"error: {url}: {exc.message}")
             self.found.failures.append(Failure(input=url, url=url, stage="discover",
                                                error=exc.code, message=exc.message,
@@ -101,9 +104,10 @@ class Discoverer:
             content = page.content
         return documents.read(content, page.url)
 
-    async def read_any(self, url: str, kind: str, depth: int = 0) -> Document | None:
+    async def read_any(self, url: str, kind: str, depth: int = 0,
+                       last_ok: bool = False) -> Document | None:
         """Read a feed, a sitemap or a sitemap index (one level of children)."""
-        doc = await self.fetch(url, kind)
+        doc = await self.fetch(url, kind, last_ok)
         if doc is None:
             return None
         if doc.kind == "sitemapindex" and depth == 0:
@@ -126,7 +130,7 @@ class Discoverer:
         for n in range(1, self.max_pages + 1):
             if url is None:
                 return
-            doc = await self.read_any(url, "listing")
+            doc = await self.read_any(url, "listing", last_ok=n > 1)
             if doc is None or doc.kind != "html":
                 return  # not found, or a feed/sitemap given as the start (read already)
             if self.profile.feed_autodiscovery:
