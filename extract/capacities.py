@@ -149,6 +149,10 @@ def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
                                               - sent.start_char)}
     if len(owners) == 1:
         return owners.pop()
+    # A company inside a relative clause ("the plant that it runs with JAC") does not own
+    # the plant the sentence is about.
+    mentions = [m for m in mentions
+                if not any(t.dep_ in ("relcl", "acl") for t in doc[m.start].ancestors)]
     lo, hi = next(((a, b) for a, b in spans if a <= at < b), (0, len(sent.text)))
     if RELATIVE_START.match(sent.text, lo):
         # "X's plant, which it bought from Y, can build ...": the relative clause's

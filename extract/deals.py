@@ -26,7 +26,9 @@ YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 STATUS_BEFORE, STATUS_AFTER = 100, 100
 CLAUSE_BREAK = re.compile(
     r"[;:]|,\s+(?:now that|while|but|although|though|after|because|since|which|who|so|"
-    r"whereas|even as|even though)\b|\b(?:but|while|whereas)\b", re.I)
+    r"whereas|even as|even though|said|says|told|according)\b|\b(?:but|while|whereas)\b",
+    re.I)
+COORDINATION = re.compile(r"\s*(?:,\s*(?:and\s+|as\s+well\s+as\s+)?|and\s+|&\s+)", re.I)
 RELATIVE = re.compile(r"\b(?:that|which|who)\b", re.I)  # "a venture that will sell ..."
 CLIMB = {"conj", "xcomp", "advcl", "ccomp", "acl", "dobj", "pobj", "prep", "relcl"}
 SUBJECTS = {"nsubj", "nsubjpass", "csubj"}
@@ -101,11 +103,23 @@ class DealFinder:
             in_sent = [m for m in mentions if sent.start <= m.start < sent.end]
             if in_sent:
                 deals.extend(find_deals(sent, in_sent, self.rules, topic))
+                if topic and self.anaphoric_subject(sent, in_sent):
+                    continue  # "The German group ..." still speaks of the same company
                 subject = subject_of(sent, in_sent)
                 kind = next(m.kind for m in in_sent if m.company == subject)
                 topic = Antecedent(subject, sent.text.strip(), kind)
         doc._.ev_deals = dedupe(deals)
         return doc
+
+    def anaphoric_subject(self, sent: Span, mentions: list[Mention]) -> bool:
+        """Whether the sentence's subject is an "it" or "the group" with no company in it."""
+        for token in sent:
+            if token.dep_ in SUBJECTS and token.head.dep_ == "ROOT":
+                lo, hi = token.left_edge.i, token.right_edge.i + 1
+                if any(lo <= m.start < hi for m in mentions):
+                    return False
+                return bool(self.rules.anaphor.match(sent.doc[lo:hi].text))
+        return False
 
 
 @dataclass(frozen=True)
@@ -196,10 +210,15 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
                 continue
             if rule.deal_type == "joint_venture":
                 acquirer, target = in_order(text, spans, acquirer, target)
-            found.append((start, Deal(
-                acquirer=acquirer, target=target, deal_type=rule.deal_type,
-                status=status_of(text, start, end, rules, governors(sent, start, end)),
-                year=year_near(text, start, end), evidence=evidence)))
+            status = status_of(text, start, end, rules, governors(sent, start, end))
+            year = year_near(text, start, end)
+            targets = [target]
+            if target == sides.get("after") and rule.roles.get("after") == "target":
+                targets += coordinated(text, spans, end, target)
+            for one in targets:
+                found.append((start, Deal(acquirer=acquirer, target=one,
+                                          deal_type=rule.deal_type, status=status, year=year,
+                                          evidence=evidence)))
     return [d for _, d in sorted(found, key=lambda x: x[0])]
 
 
@@ -224,6 +243,25 @@ def in_order(text: str, spans: list[tuple[int, int, Mention]], a: str,
     for s, _, m in sorted(spans, key=lambda x: x[0]):
         first.setdefault(m.company, s)
     return (a, b) if first.get(a, 0) <= first.get(b, 0) else (b, a)
+
+
+def coordinated(text: str, spans: list[tuple[int, int, Mention]], end: int,
+                first: str) -> list[str]:
+    """The companies listed after `first`: "joint ventures with SAIC and FAW"."""
+    following = sorted((sp for sp in spans if sp[0] >= end), key=lambda x: x[0])
+    names = [m.company for _, _, m in following]
+    if first not in names:
+        return []
+    i = names.index(first)
+    more, joined = [], False
+    for (_, e, _), (s, e2, m) in zip(following[i:], following[i + 1:], strict=False):
+        joiner = COORDINATION.fullmatch(text[e:s])
+        if not joiner or text[e2:e2 + 2] in ("'s", "’s"):
+            break  # "Yinwang, Huawei's unit" is an apposition, not a list
+        more.append(m.company)
+        joined = joined or not joiner.group().strip().startswith(",") or "and" in joiner.group()
+    # A list ends in "and": "A, B and C"; commas alone are appositions.
+    return [c for c in more if c != first] if joined else []
 
 
 def position_after(end: int, spans: list[tuple[int, int, Mention]],
