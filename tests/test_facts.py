@@ -163,3 +163,48 @@ def test_model_is_configurable(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match="no_such_pipeline"):
         load_pipeline("no_such_pipeline")
+
+
+def page_facts() -> list[tuple[dict, Facts]]:
+    from extract.clean import clean
+    from extract.facts import extract
+    from scraper.fetch import fetch
+    from scraper.settings import Settings
+    from scraper.sites import profile_for
+    from tests.conftest import expected_pages, html_of, load_expected
+
+    out = []
+    for path in expected_pages():
+        page = fetch(str(html_of(path)), Settings())
+        article = clean(page, resolve=lambda url: profile_for(url).clean)
+        out.append((load_expected(path), extract(nlp(), article)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def pages_run() -> list[tuple[dict, Facts]]:
+    return page_facts()
+
+
+def test_fixture_pages_facts(pages_run) -> None:
+    """Across the fixture pages (whole articles, chrome and all), the facts beside them."""
+    assert len(pages_run) >= 10
+    deals = f1([{(d["acquirer"], d["target"], d["deal_type"]) for d in w["deals"]}
+                for w, _ in pages_run],
+               [{(d.acquirer, d.target, d.deal_type) for d in f.deals} for _, f in pages_run])
+    capacities = f1([{(c["company"], c["units_per_year"], c["kind"], c["year"])
+                      for c in w["capacities"]} for w, _ in pages_run],
+                    [{(c.company, c.units_per_year, c.kind, c.year) for c in f.capacities}
+                     for _, f in pages_run])
+    companies = f1([set(w["companies"]) for w, _ in pages_run],
+                   [{c.company for c in f.companies} for _, f in pages_run])
+    assert companies >= 0.95 and deals >= 0.85 and capacities >= 0.95
+
+
+def test_fixture_pages_evidence(pages_run) -> None:
+    for _, facts in pages_run:
+        for d in facts.deals:
+            assert named_in(d.acquirer, d.evidence) and named_in(d.target, d.evidence), d
+        for c in facts.capacities:
+            assert named_in(c.company, c.evidence), c
+            assert c.units_per_year in {v for _, _, v in quantities(c.evidence)}, c
