@@ -12,8 +12,8 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from scraper.crawler import Crawl, CrawlSummary
 from scraper.errors import UsageError
 from scraper.fetch import is_url
 from scraper.lock import CrawlLock, LockedError
@@ -21,6 +21,9 @@ from scraper.run import RunSummary, finish
 from scraper.settings import Settings, load_settings
 from scraper.sites import GENERIC, REGISTRY, SiteProfile, profile_for
 from scraper.state import State
+
+if TYPE_CHECKING:  # the crawler imports spaCy: not needed to find the lock taken
+    from scraper.crawler import CrawlSummary
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
@@ -119,6 +122,8 @@ def main(argv: Sequence[str]) -> int:
 def crawl(profiles: Sequence[SiteProfile], settings: Settings, since: datetime | None,
           max_articles: int | None) -> CrawlSummary:
     """Crawl, then run the end-of-run hook that every run shares."""
+    from scraper.crawler import Crawl
+
     def report(line: str) -> None:
         if line.startswith("error:") or (not settings.quiet and not bar):
             print(line, file=sys.stderr)

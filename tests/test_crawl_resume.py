@@ -1,0 +1,111 @@
+"""The crawl as cron runs it, in subprocesses: killed with SIGKILL part-way and run again,
+and refused while another crawl holds the lock."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scraper.crawl import EXIT_LOCKED, EXIT_OK, main
+from tests.conftest import ROOT, run_cli
+from tests.crawlsite import Site, serve_site
+from tests.test_crawl import FAST
+
+TABLES = ("articles", "companies", "deals", "capacities", "failures")
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    with serve_site("127.0.0.1") as served:
+        yield served
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "fast.toml"
+    path.write_text(FAST.replace("batch_size = 8", "batch_size = 3"))
+    return path
+
+
+def spawn(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "scraper", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def data_rows(path: Path) -> int:
+    return max(0, len(path.read_text(encoding="utf-8").splitlines()) - 1) \
+        if path.exists() else 0
+
+
+def comparable(out: Path) -> dict[str, list[dict[str, str]]]:
+    """The tables, without the columns that say when a page was fetched."""
+    tables = {}
+    for name in TABLES:
+        path = out / f"{name}.csv"
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        tables[name] = [{k: v for k, v in row.items() if k not in ("fetched_at", "at")}
+                        for row in csv.DictReader(io.StringIO(text))]
+    return tables
+
+
+def test_killed_run_then_rerun_equals_a_clean_run(site: Site, tmp_path: Path,
+                                                  config: Path) -> None:
+    site.latency = 0.03  # slow enough to be caught part-way
+    args = ["crawl", "cnevpost", "--base-url", site.base + "/", "--config", str(config)]
+    killed = tmp_path / "killed"
+    proc = spawn(*args, "--out", str(killed))
+    try:
+        deadline = time.monotonic() + 120
+        while data_rows(killed / "articles.csv") < 4 and proc.poll() is None:
+            assert time.monotonic() < deadline, "the crawl wrote nothing"
+            time.sleep(0.02)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    partial = data_rows(killed / "articles.csv")
+    assert 4 <= partial < 23, "the crawl was not caught part-way"
+
+    site.latency = 0.0
+    assert main([*args[1:], "--out", str(killed)]) == EXIT_OK
+    clean = tmp_path / "clean"
+    assert main([*args[1:], "--out", str(clean)]) == EXIT_OK
+    assert comparable(killed) == comparable(clean)
+    assert len(comparable(clean)["articles"]) == 23
+
+
+def test_overlapping_runs_are_refused_and_a_dead_owner_is_taken_over(
+        site: Site, tmp_path: Path, config: Path) -> None:
+    out = tmp_path / "out"
+    lock = out / "state.sqlite.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
+         "from scraper.lock import CrawlLock\n"
+         f"with CrawlLock(Path({str(lock)!r})):\n    print('held', flush=True)\n"
+         "    time.sleep(60)\n"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+        text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        second = run_cli("crawl", "cnevpost", "--base-url", site.base + "/", "--out", str(out),
+                         "--config", str(config))
+        assert second.code == EXIT_LOCKED
+        assert f"another crawl is running (pid {holder.pid}" in second.stderr
+        assert time.monotonic() - started < 30
+        assert not site.requests(), "the refused run talked to the site"
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)  # dies holding the lock: a stale lock file
+        holder.communicate()
+    assert lock.read_text().strip() == str(holder.pid)
+    assert main(["cnevpost", "--base-url", site.base + "/", "--out", str(out),
+                 "--config", str(config), "--quiet"]) == EXIT_OK
