@@ -23,9 +23,10 @@ tables in the output folder (articles, companies, deals, capacities, failures).
 EPILOG = """\
 other commands:
   python -m scraper sites   list the registered site profiles
+  python -m scraper crawl   the scheduled crawl of news sites (crawl --help)
 
 exit codes: 0 every input succeeded; 1 some inputs failed (see failures.csv);
-2 bad usage.
+2 bad usage; 3 (crawl) another crawl is running.
 """
 
 
