@@ -32,6 +32,7 @@ from scraper.fetch import now_utc  # noqa: E402
 from scraper.records import FetchedPage  # noqa: E402
 
 _worker_nlp = None
+TASK_PAGES = 6
 
 
 def pages(data: Path) -> list[FetchedPage]:
@@ -115,12 +116,14 @@ def main() -> int:
     one = full_stage(nlp, data, args.batch_size)
     one_s = time.perf_counter() - t
 
-    halves = [(data[i::2], args.batch_size) for i in range(2)]
+    # Small tasks, handed out as workers free up, so that neither waits for the other at
+    # the end (page lengths vary a hundredfold).
+    tasks = [(data[i:i + TASK_PAGES], args.batch_size) for i in range(0, len(data), TASK_PAGES)]
     with mp.get_context("spawn").Pool(2, initializer=init_worker,
                                       initargs=(args.model,)) as pool:
-        pool.map(work, [(data[:4], args.batch_size)] * 2)  # load and warm both workers
+        pool.map(work, [(data[:8], args.batch_size)] * 4, chunksize=1)  # load and warm up
         t = time.perf_counter()
-        results = pool.map(work, halves)
+        results = list(pool.imap_unordered(work, tasks, chunksize=1))
         two_s = time.perf_counter() - t
     two = (sum(r[0] for r in results), sum(r[1] for r in results))
 
