@@ -112,6 +112,13 @@ class Connection(asyncio.Protocol):
 
 
 async def serve(port: int, latency: float) -> None:
+    # The server stands in for other machines: it should not queue for a CPU behind the
+    # client (or the neighbours' jobs) and stamp arrivals late. Raise its priority when
+    # allowed; otherwise the figures are just noisier.
+    try:
+        os.nice(-10)
+    except OSError:
+        pass
     server = BenchServer(latency)
     loop = asyncio.get_running_loop()
     servers = [await loop.create_server(lambda: Connection(server), host, port, backlog=256)

@@ -20,6 +20,8 @@ from scraper.errors import FetchError
 # Added to a non-zero delay: the server stamps arrivals a little later or earlier than we
 # stamp starts (connection set-up, scheduling), and a gap must never come out short.
 PACING_MARGIN = 0.001
+# How much of the pacing wait is left to the moment before sending (see Host.trace).
+PACING_LEAD = 0.02
 # No robots.txt Crawl-delay or Retry-After makes us wait longer than this per request.
 MAX_DELAY = 120.0
 ROBOTS_AGENT = "evnews-scraper"
@@ -53,11 +55,15 @@ class Host:
         self.sem = asyncio.Semaphore(self.concurrency)
 
     async def trace(self, event: str, info: dict[str, object]) -> None:
-        """httpcore's trace hook: space request starts from when the request line goes
-        out, not from when we queued it, so a slow connect cannot shorten the next gap."""
+        """httpcore's trace hook, run just before the request line goes out. The last bit
+        of the pacing wait happens here, after httpx has built the request and taken the
+        connection, and the next start is counted from here: neither a slow connect nor a
+        busy loop can make two arrivals closer than the delay, or the crawl slower."""
         if event == "http11.send_request_headers.started":
             loop = asyncio.get_running_loop()
-            self.next_at = max(self.next_at, loop.time() + self.delay + PACING_MARGIN)
+            while (wait := self.next_at - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            self.next_at = loop.time() + self.delay + PACING_MARGIN
 
     def pause(self, seconds: float) -> None:
         """No request on this host for `seconds` from now (Retry-After, backoff)."""
@@ -105,14 +111,14 @@ class Gate:
         loop = asyncio.get_running_loop()
         async with host.sem:
             # A loop, because a 429 on another request may push next_at while we sleep.
-            while (wait := host.next_at - loop.time()) > 0:
+            # With a delay, the last LEAD seconds are waited in `Host.trace`.
+            lead = PACING_LEAD if host.delay > 0 else 0.0
+            while (wait := host.next_at - lead - loop.time()) > 0:
                 await asyncio.sleep(wait)
             if host.given_up:
                 raise HostGivenUp(f"gave up on {host.name} after {host.strikes} "
                                   "errors/rate limits")
             async with self.global_sem:
-                if host.delay > 0:
-                    host.next_at = loop.time() + host.delay + PACING_MARGIN
                 yield
 
 
