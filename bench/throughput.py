@@ -46,14 +46,20 @@ def pages(data: Path) -> list[FetchedPage]:
     return out
 
 
-def full_stage(nlp, batch: list[FetchedPage], batch_size: int) -> tuple[int, int]:
-    """Clean and extract a batch of pages; return (articles, words)."""
+def cleaned(batch: list[FetchedPage]) -> list:
+    """The articles of the pages that have one."""
     articles = []
     for page in batch:
         try:
             articles.append(clean(page))
         except CleanError:
             continue
+    return articles
+
+
+def full_stage(nlp, batch: list[FetchedPage], batch_size: int) -> tuple[int, int]:
+    """Clean and extract a batch of pages; return (articles, words)."""
+    articles = cleaned(batch)
     words = sum(a.word_count for a in articles)
     for _ in extract_many(nlp, articles, batch_size):
         pass
@@ -90,12 +96,7 @@ def main() -> int:
     nlp = load_pipeline(args.model)
 
     # The model alone vs the model with our components, on the same cleaned texts.
-    articles = []
-    for page in data:
-        try:
-            articles.append(clean(page))
-        except CleanError:
-            pass
+    articles = cleaned(data)
     texts = [a.text for a in articles]
     words = sum(a.word_count for a in articles)
     base = __import__("spacy").load(resolve_model(args.model), exclude=list(EXCLUDE))
