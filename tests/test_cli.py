@@ -130,3 +130,15 @@ def test_readme_help_matches_the_real_one() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     help_text = run_cli("--help").stdout.strip()
     assert help_text in readme
+
+
+def test_page_without_a_story_fails_at_the_clean_stage(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.html"
+    empty.write_text("<html><head><title>Nothing</title></head><body><nav>Home</nav></body>"
+                     "</html>", encoding="utf-8")
+    result = run_cli(str(empty), str(SEED_PAGE), "--out", str(tmp_path / "out"))
+    assert result.code == 1 and "Traceback" not in result.stderr
+    failures = read(tmp_path / "out" / "failures.csv")
+    assert [(f["input"], f["stage"], f["error"]) for f in failures] == [
+        (str(empty), "clean", "no_article")]
+    assert len(read(tmp_path / "out" / "articles.csv")) == 1
