@@ -27,7 +27,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from lxml import html as lxml_html
@@ -210,10 +210,13 @@ def drop_section_blocks(body: lxml_html.HtmlElement, rules: Rules) -> int:
     removed = 0
     for head in list(body.iter("h2", "h3", "h4", "h5", "h6", "strong", "b", "p", "span",
                                "div", "header", "dt")):
-        if not attached(head, body):
-            continue
-        text = norm(head.text_content()).rstrip(" :»›>")
+        raw = head.text_content()
+        if len(raw) > 400:
+            continue  # far too long for a heading; spare the normalising below
+        text = norm(raw).rstrip(" :»›>")
         if not text or len(text) > 60 or not text.startswith(rules.section_phrases):
+            continue
+        if not attached(head, body):
             continue
         # Climb while the ancestor is the heading plus link lists: the whole box goes.
         box = grow(head, body, 1500, lambda el: prose_blocks(el, 1) == 0
@@ -259,10 +262,13 @@ def drop_phrase_blocks(body: lxml_html.HtmlElement, rules: Rules) -> int:
     removed = 0
     for el in list(body.iter("div", "section", "aside", "p", "ul", "form", "span", "h2", "h3",
                              "h4", "amp-social-share")):
-        if not attached(el, body):
-            continue
-        text = norm(el.text_content())
+        raw = el.text_content()
+        if len(raw) > 4 * MAX_BLOCK_CHARS:
+            continue  # even with its white space folded it would be too long
+        text = norm(raw)
         if not text or len(text) > MAX_BLOCK_CHARS or not text.startswith(rules.block_phrases):
+            continue
+        if not attached(el, body):
             continue
         # A story sentence that opens with "Share ..." or "Sign up ..." is prose: a widget is
         # short or made of links and buttons.
@@ -275,21 +281,26 @@ def drop_phrase_blocks(body: lxml_html.HtmlElement, rules: Rules) -> int:
     return removed
 
 
-def class_tokens(el: lxml_html.HtmlElement) -> set[str]:
-    names = f"{el.get('class', '')} {el.get('id', '')}"
-    return {t.lower() for t in CLASS_SPLIT.split(names) if t}
+def class_tokens(el: lxml_html.HtmlElement) -> frozenset[str]:
+    return name_tokens(f"{el.get('class', '')} {el.get('id', '')}")
+
+
+@lru_cache(maxsize=8192)
+def name_tokens(names: str) -> frozenset[str]:
+    """The words of a class/id string; pages repeat the same names, hence the cache."""
+    return frozenset(t.lower() for t in CLASS_SPLIT.split(names) if t)
 
 
 def drop_named_widgets(body: lxml_html.HtmlElement, rules: Rules) -> int:
     removed = 0
-    for el in list(body.iter()):
-        if not isinstance(el.tag, str) or el.tag in ("body", "article", "main", "html"):
-            continue
-        if not (el.get("class") or el.get("id")) or not attached(el, body):
+    for el in body.xpath(".//*[@class or @id]"):
+        if el.tag in ("body", "article", "main", "html"):
             continue
         tokens = class_tokens(el)
         hard = tokens & rules.hard_tokens
         if not hard and not tokens & rules.soft_tokens:
+            continue
+        if not attached(el, body):
             continue
         if tokens & rules.story_tokens and not tokens & {"comment", "comments"} \
                 and prose_blocks(el, 1):
