@@ -113,10 +113,11 @@ class Crawl:
                     plan = await self.discover(fetcher)
                     if self.progress:
                         self.progress(len(plan))
+                    model = await nlp  # a model that cannot load is a usage error
                     queue: asyncio.Queue[Job | None] = asyncio.Queue(
                         maxsize=2 * self.settings.batch_size)
                     async with asyncio.TaskGroup() as group:
-                        consumer = group.create_task(self.consume(queue, pool, nlp))
+                        consumer = group.create_task(self.consume(queue, pool, model))
                         await fetcher.map(plan, lambda c: c.url,
                                           lambda c: self.fetch_one(fetcher, queue, c))
                         await queue.put(None)
@@ -197,28 +198,28 @@ class Crawl:
                                     is_final(exc)))
 
     async def consume(self, queue: asyncio.Queue[Job | None], pool: ThreadPoolExecutor,
-                      nlp: asyncio.Future[Language]) -> None:
-        """Collect fetched pages into chunks and write each chunk through the tables."""
+                      nlp: Language) -> None:
+        """Collect fetched pages into chunks and write each chunk through the tables: when
+        it is full, when its first page has waited FLUSH_SECONDS, and at the end."""
         loop = asyncio.get_running_loop()
         chunk: list[Job] = []
         deadline = 0.0
         while True:
+            timeout = max(0.0, deadline - loop.time()) if chunk else None
             try:
-                timeout = max(0.0, deadline - loop.time()) if chunk else None
-                job = await asyncio.wait_for(queue.get(), timeout)
+                job, timed_out = await asyncio.wait_for(queue.get(), timeout), False
             except TimeoutError:
-                job = ...  # the chunk waited long enough
-            if job is None or job is ... or len(chunk) + 1 >= self.settings.batch_size:
-                if isinstance(job, Job):
-                    chunk.append(job)
-                await self.flush(chunk, pool, await nlp)
+                job, timed_out = None, True
+            if job is not None:
+                if not chunk:
+                    deadline = loop.time() + FLUSH_SECONDS
+                chunk.append(job)
+            finished = job is None and not timed_out
+            if finished or timed_out or len(chunk) >= self.settings.batch_size:
+                await self.flush(chunk, pool, nlp)
                 chunk = []
-                if job is None:
-                    return
-                continue
-            if not chunk:
-                deadline = loop.time() + FLUSH_SECONDS
-            chunk.append(job)
+            if finished:
+                return
 
     async def flush(self, chunk: list[Job], pool: ThreadPoolExecutor, nlp: Language) -> None:
         """Clean, extract and export one chunk, then mark its URLs in the state."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scraper.crawl import EXIT_FAILURES, EXIT_OK, main
+from scraper.crawl import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, main
 from tests.crawlsite import DISALLOWED_DAY, Site, serve_site
 
 FAST = """\
@@ -192,3 +192,19 @@ def test_not_found_is_recorded_once(site: Site, tmp_path: Path, config: Path) ->
     assert crawl(site, out, config) == EXIT_OK
     assert [f["error"] for f in rows(out, "failures")] == ["http_404"]
     assert len(site.requests(gone.path)) == 1
+
+
+def test_max_articles_takes_the_newest(site: Site, tmp_path: Path, config: Path) -> None:
+    out = tmp_path / "out"
+    assert crawl(site, out, config, "--max-articles", "5") == EXIT_OK
+    newest = [s.path for s in site.newest() if DISALLOWED_DAY not in s.path][:5]
+    assert {r["url"].removeprefix(site.base) for r in rows(out, "articles")} == set(newest)
+
+
+def test_bad_usage_exits_2(site: Site, tmp_path: Path, config: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["no-such-site", "--out", str(tmp_path)]) == EXIT_USAGE
+    assert "neither a registered site" in capsys.readouterr().err
+    assert main(["cnevpost", "--since", "last week", "--out", str(tmp_path)]) == EXIT_USAGE
+    assert crawl(site, tmp_path / "out", config, "--model", "no_such_model") == EXIT_USAGE
+    assert "cannot load the spaCy model" in capsys.readouterr().err
