@@ -6,6 +6,7 @@ requests in flight at once and the shortest gap between two arrivals. Each clien
 its own process, so CPU time and peak memory are its own. Runs, in this order:
 
   sequential  a plain httpx.Client loop over the 1,000 URLs (the baseline)
+  async       for reference: httpx.AsyncClient, one coroutine per host, nothing else
   ours        scraper.afetch.Fetcher, one connection per host, no delay
   ours+delay  the same with a 0.2 s per-host delay (floor: 100 pages/host * 0.2 s = 20 s)
   memory      ours over 10,000 URLs (server latency 0) for peak memory
@@ -143,6 +144,29 @@ def sequential(port: int, pages: int) -> int:
     return done
 
 
+def naive_async(port: int, pages: int) -> int:
+    """The reference: one httpx.AsyncClient, one coroutine per host, no politeness code."""
+    import httpx
+
+    by_host: dict[str, list[str]] = {}
+    for url in urls(port, pages):
+        by_host.setdefault(url.split("/")[2], []).append(url)
+    done = 0
+
+    async def main() -> None:
+        async with httpx.AsyncClient() as client:
+            async def host(todo: list[str]) -> None:
+                nonlocal done
+                for url in todo:
+                    response = await client.get(url)
+                    done += len(response.content) > 0
+
+            await asyncio.gather(*(host(todo) for todo in by_host.values()))
+
+    asyncio.run(main())
+    return done
+
+
 def ours(port: int, pages: int, delay: float) -> int:
     from scraper.afetch import Fetcher
     from scraper.settings import Settings
@@ -170,7 +194,12 @@ def client(kind: str, port: int, pages: int, delay: float) -> None:
     import scraper.afetch  # noqa: F401
 
     cpu, wall = time.process_time(), time.perf_counter()
-    done = sequential(port, pages) if kind == "sequential" else ours(port, pages, delay)
+    if kind == "sequential":
+        done = sequential(port, pages)
+    elif kind == "async":
+        done = naive_async(port, pages)
+    else:
+        done = ours(port, pages, delay)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"pages": done, "wall": wall, "cpu": cpu, "rss_mb": rss}))
@@ -208,7 +237,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--skip-sequential", action="store_true")
-    parser.add_argument("--client", choices=("sequential", "ours"))
+    parser.add_argument("--client", choices=("sequential", "async", "ours"))
     parser.add_argument("--serve", action="store_true")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0)
@@ -234,6 +263,7 @@ def main() -> None:
               f"ceiling {len(HOSTS) / 0.05:.0f} pages/s")
         if not args.skip_sequential:
             print(line("sequential httpx", measure(port, "sequential", n)), flush=True)
+        print(line("httpx async, 1/host", measure(port, "async", n)), flush=True)
         print(line("ours, 1/host, no delay", measure(port, "ours", n)), flush=True)
         delayed = measure(port, "ours", n, delay=0.2)
         floor = (n / len(HOSTS)) * 0.2

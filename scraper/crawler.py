@@ -23,7 +23,7 @@ from extract.export import Failure, export
 from extract.facts import extract_many
 from extract.nlp import load_pipeline
 from extract.records import Article, Facts
-from scraper.afetch import Fetcher
+from scraper.afetch import Fetcher, OffsiteRedirect
 from scraper.discover import Candidate, Discoverer, Discovery
 from scraper.errors import FetchError, HTTPStatusError, NotHTMLError, ScraperError, TooLargeError
 from scraper.fetch import check_html, now_utc
@@ -82,10 +82,11 @@ class Pending:
 
 
 def is_final(exc: FetchError) -> bool:
-    """Answers that will not change by asking again: 4xx (not 408/429), a PDF, too big."""
+    """Answers that will not change by asking again: 4xx (not 408/429), a PDF, too big,
+    an off-site redirect. They are recorded once and not asked again."""
     if isinstance(exc, HTTPStatusError):
         return 400 <= exc.status < 500 and exc.status not in (408, 429)
-    return isinstance(exc, NotHTMLError | TooLargeError | RobotsDisallowed)
+    return isinstance(exc, NotHTMLError | TooLargeError | RobotsDisallowed | OffsiteRedirect)
 
 
 class Crawl:

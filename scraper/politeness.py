@@ -19,7 +19,7 @@ from scraper.errors import FetchError
 
 # Added to a non-zero delay: the server stamps arrivals a little later or earlier than we
 # stamp starts (connection set-up, scheduling), and a gap must never come out short.
-PACING_MARGIN = 0.001
+PACING_MARGIN = 0.0015
 # How much of the pacing wait is left to the moment before sending (see Host.trace).
 PACING_LEAD = 0.02
 # No robots.txt Crawl-delay or Retry-After makes us wait longer than this per request.
