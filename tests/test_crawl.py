@@ -179,6 +179,9 @@ def test_off_site_redirect_is_recorded_not_followed(site: Site, tmp_path: Path,
     assert crawl(site, out, config) == EXIT_FAILURES
     failure, = rows(out, "failures")
     assert failure["error"] == "offsite_redirect" and "elsewhere.example" in failure["message"]
+    site.faults[target] = [(301, {"Location": "https://elsewhere.example/moved/"})]
+    assert crawl(site, out, config) == EXIT_OK  # recorded once, not asked again
+    assert len(rows(out, "failures")) == 1 and len(site.requests(target)) == 1
 
 
 def test_not_found_is_recorded_once(site: Site, tmp_path: Path, config: Path) -> None:
