@@ -109,3 +109,37 @@ def test_overlapping_runs_are_refused_and_a_dead_owner_is_taken_over(
     assert lock.read_text().strip() == str(holder.pid)
     assert main(["cnevpost", "--base-url", site.base + "/", "--out", str(out),
                  "--config", str(config), "--quiet"]) == EXIT_OK
+
+
+def test_progress_bar_on_a_terminal_and_silence_when_quiet(site: Site, tmp_path: Path,
+                                                           config: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    args = ["crawl", "cnevpost", "--base-url", site.base + "/", "--config", str(config)]
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with subprocess.Popen([sys.executable, "-m", "scraper", *args, "--out",
+                           str(tmp_path / "tty")], cwd=ROOT, env=env, stdin=slave,
+                          stdout=slave, stderr=slave) as proc:
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the other end is closed: the crawl has exited
+                break
+            if not data:
+                break
+            seen += data
+        assert proc.wait(60) == EXIT_OK
+    os.close(master)
+    text = seen.decode("utf-8", "replace")
+    assert "page/s" in text and "/24" in text  # tqdm's bar
+    assert "crawl: 24 discovered" in text
+
+    quiet = run_cli(*args, "--out", str(tmp_path / "quiet"), "--quiet")
+    assert quiet.code == EXIT_OK and quiet.stderr == "" and quiet.stdout == ""
