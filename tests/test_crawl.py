@@ -211,3 +211,15 @@ def test_bad_usage_exits_2(site: Site, tmp_path: Path, config: Path,
     assert main(["cnevpost", "--since", "last week", "--out", str(tmp_path)]) == EXIT_USAGE
     assert crawl(site, tmp_path / "out", config, "--model", "no_such_model") == EXIT_USAGE
     assert "cannot load the spaCy model" in capsys.readouterr().err
+
+
+def test_url_variants_are_fetched_once(site: Site, tmp_path: Path, config: Path) -> None:
+    story = site.newest()[3]
+    feed = site.feed
+    variant = site.base.replace("http://", "HTTP://") + story.path + "?utm_source=rss#more"
+    site.feed = lambda: feed().replace(  # type: ignore[method-assign]
+        "</channel>", f"<item><link>{variant}</link></item></channel>")
+    out = tmp_path / "out"
+    assert crawl(site, out, config) == EXIT_OK
+    assert len(site.requests(story.path)) == 1
+    assert sum(r["url"].endswith(story.path) for r in rows(out, "articles")) == 1
