@@ -95,6 +95,8 @@ class Fetcher:
     async def get(self, url: str, headers: dict[str, str] | None = None,
                   allowed: Allowed | None = None) -> FetchedPage:
         """Fetch `url` (a 304 comes back as a page with status 304 and no body)."""
+        if absolute(url, url) is None:
+            raise FetchError(f"not a fetchable http(s) URL: {url}", code="bad_url")
         first, hops = url, []
         for _ in range(self.settings.max_redirects + 1):
             page = await self.get_one(url, headers)
@@ -164,6 +166,13 @@ class Fetcher:
         except httpx.TransportError as exc:
             raise Retryable(NetworkError(f"{type(exc).__name__} fetching {url}: {exc}",
                                          code="network")) from None
+        except httpx.DecodingError as exc:
+            raise FetchError(f"cannot decode the body of {url}: {exc}",
+                             code="bad_encoding") from None
+        except (httpx.InvalidURL, httpx.HTTPError) as exc:
+            # A malformed link from a page (a space in the host, a bad port): its failure,
+            # not the crawl's.
+            raise FetchError(f"{type(exc).__name__} for {url}: {exc}", code="bad_url") from None
         status = response.status_code
         if status == 429 or status >= 500:
             raise Retryable(

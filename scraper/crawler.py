@@ -86,7 +86,8 @@ def is_final(exc: FetchError) -> bool:
     an off-site redirect. They are recorded once and not asked again."""
     if isinstance(exc, HTTPStatusError):
         return 400 <= exc.status < 500 and exc.status not in (408, 429)
-    return isinstance(exc, NotHTMLError | TooLargeError | RobotsDisallowed | OffsiteRedirect)
+    return exc.code in ("bad_url", "bad_encoding") or isinstance(
+        exc, NotHTMLError | TooLargeError | RobotsDisallowed | OffsiteRedirect)
 
 
 class Crawl:

@@ -39,9 +39,10 @@ class Candidate:
     def older_than(self, since: datetime | None) -> bool:
         if since is None or self.published is None:
             return False
-        # A date read from the URL is a day, not an instant: the article may be late in it.
-        slack = timedelta(days=1) if self.dated == "url" else timedelta(0)
-        return self.published + slack <= since
+        if self.dated == "url":
+            # A date read from the URL is a day, not an instant: it may be late in that day.
+            return self.published + timedelta(days=1) <= since
+        return self.published < since
 
 
 @dataclass

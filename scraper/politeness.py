@@ -109,6 +109,9 @@ class Gate:
     async def slot(self, host: Host) -> AsyncIterator[None]:
         """Hold one of the host's connections, started no sooner than its pacing allows."""
         loop = asyncio.get_running_loop()
+        if host.given_up:  # do not wait out a long pause only to give up afterwards
+            raise HostGivenUp(f"gave up on {host.name} after {host.strikes} "
+                              "errors/rate limits")
         async with host.sem:
             # A loop, because a 429 on another request may push next_at while we sleep.
             # With a delay, the last LEAD seconds are waited in `Host.trace`.

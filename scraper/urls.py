@@ -25,8 +25,12 @@ def url_key(url: str) -> str:
         normal = url
     parts = urlsplit(normal)
     host = (parts.hostname or "").lower().removeprefix("www.")
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    try:
+        port = parts.port
+    except ValueError:  # an out-of-range port: keep it as written, the fetch will fail
+        port = parts.netloc.rpartition(":")[2]
+    if port:
+        host = f"{host}:{port}"
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((parts.scheme.lower(), host, path, parts.query, ""))
 
@@ -36,8 +40,15 @@ def absolute(base: str, href: str) -> str | None:
     href = href.strip()
     if not href or href.startswith(("javascript:", "mailto:", "tel:", "#")):
         return None
-    url = urljoin(base, href).split("#", 1)[0]
-    return url if url.startswith(("http://", "https://")) else None
+    try:
+        url = urljoin(base, href).split("#", 1)[0]
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in parts.netloc:
+        return None
+    return url
 
 
 def host_of(url: str) -> str:
