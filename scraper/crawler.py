@@ -144,6 +144,11 @@ class Crawl:
         self.summary.old = len(candidates) - len(fresh)
         fresh.sort(key=lambda c: (c.published.timestamp() if c.published else 0, c.key),
                    reverse=True)
+        # Failed for good in an earlier run (404, PDF, robots.txt): not asked again, and
+        # not counted against --max-articles.
+        gone = {c.key for c in fresh if (k := self.state.get(c.key)) and k.state == "gone"}
+        self.summary.skipped += len(gone)
+        fresh = [c for c in fresh if c.key not in gone]
         if self.max_articles is not None:
             fresh = fresh[:self.max_articles]
         self.state.seen_many([(c.key, c.url, "article",
