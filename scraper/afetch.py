@@ -11,8 +11,6 @@ queues with one worker per allowed connection, so hosts never wait for each othe
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
@@ -29,13 +27,6 @@ from scraper.records import FetchedPage
 from scraper.settings import Settings
 from scraper.state import State, header_map
 from scraper.urls import absolute, host_of, url_key
-
-# httpcore asks which async library runs by importing sniffio on every request; anyio 4.x
-# no longer installs it, and a failed import is retried from scratch each time (a path
-# scan: half our CPU per page). A None entry makes that import fail at once; httpcore then
-# assumes asyncio, which is what we run.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 REDIRECTS = (301, 302, 303, 307, 308)
 Allowed = Callable[[str], bool]
