@@ -194,6 +194,8 @@ class CompanyFinder:
             return None
         if not name[0].isupper() and not name[0].isdigit():
             return None  # "iPhone", "eVTOL": products
+        if len(name) <= 4 and name.isupper():
+            return None  # "MEB", "LFP": acronyms of platforms and chemistries
         doc = ent.doc
         after = doc[ent.end].lower_ if ent.end < len(doc) else ""
         before = doc[ent.start - 1].lower_ if ent.start > 0 else ""

@@ -28,6 +28,10 @@ CLAUSE_BREAK = re.compile(
     r"[;:]|,\s+(?:now that|while|but|although|though|after|because|since|which|who|so|"
     r"whereas|even as|even though|said|says|told|according)\b|\b(?:but|while|whereas)\b",
     re.I)
+# "Fiat Chrysler's Jeep brand", "Changan's 50 percent stake in Jiangling": the side is the
+# company owned, not its owner.
+POSSESSED = re.compile(r"['’]s\s+(?:\S+\s+)?|['’]s\s+(?:[\w.%-]+\s+){0,4}?"
+                       r"(?:stake|holding|shares|interest|shareholding)\s+in\s+", re.I)
 COORDINATION = re.compile(r"\s*(?:,\s*(?:and\s+|as\s+well\s+as\s+)?|and\s+|&\s+)", re.I)
 RELATIVE = re.compile(r"\b(?:that|which|who)\b", re.I)  # "a venture that will sell ..."
 CLIMB = {"conj", "xcomp", "advcl", "ccomp", "acl", "dobj", "pobj", "prep", "relcl"}
@@ -51,6 +55,8 @@ class Rule:
     needs_inside: bool  # only with a company inside the trigger
     possessive: bool  # the company after is followed by 's
     veto: re.Pattern[str] | None  # a trigger whose text matches this is no trigger
+    after_anaphor: bool  # "builds it for the startup": the startup is another company
+    topic_ok: re.Pattern[str] | None  # with this in the sentence, the topic may fill "before"
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,9 @@ def load_rules(path: Path = PATTERNS) -> DealRules:
              r.get("or_target_kind", ""), r.get("once", False), r.get("continues", False),
              r.get("child_after", False), r.get("needs_inside", False),
              r.get("possessive", False),
-             re.compile(r["veto"], re.I) if r.get("veto") else None)
+             re.compile(r["veto"], re.I) if r.get("veto") else None,
+             r.get("after_anaphor", False),
+             re.compile(r["topic_ok"], re.I) if r.get("topic_ok") else None)
         for r in data["rules"])
     status = tuple((s["status"], re.compile(s["regex"], re.I)) for s in data["status"])
     return DealRules(rules, status, re.compile(data["denial"], re.I),
@@ -183,10 +191,18 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
             elif "after" in sides:
                 sides["inside_or_after"] = sides["after"]
             evidence = text.strip()
-            if "before" not in sides and topic and rules.anaphor.search(text[:end]):
+            if "before" not in sides and topic and (
+                    rules.anaphor.search(text[:end])
+                    or (rule.topic_ok and rule.topic_ok.search(text))):
                 sides["before"] = topic.company
                 kinds.setdefault(topic.company, topic.kind)
                 evidence = f"{topic.sentence} {evidence}"
+            if "after" not in sides and rule.after_anaphor and \
+                    rules.anaphor.match(text[end:].lstrip()):
+                # "Haima, which builds the SUV for the startup": the other company named.
+                other = [m.company for _, _, m in spans if m.company != sides.get("before")]
+                if other or topic:
+                    sides["after"] = other[0] if other else topic.company
             roles = {role: sides.get(slot) for slot, role in rule.roles.items()}
             acquirer, target = roles.get("acquirer"), roles.get("target")
             if rule.deal_type == "joint_venture":
@@ -212,13 +228,18 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
                 acquirer, target = in_order(text, spans, acquirer, target)
             status = status_of(text, start, end, rules, governors(sent, start, end))
             year = year_near(text, start, end)
-            targets = [target]
-            if target == sides.get("after") and rule.roles.get("after") == "target":
-                targets += coordinated(text, spans, end, target)
-            for one in targets:
-                found.append((start, Deal(acquirer=acquirer, target=one,
-                                          deal_type=rule.deal_type, status=status, year=year,
-                                          evidence=evidence)))
+            pairs = [(acquirer, target)]
+            after_role = rule.roles.get("after")
+            if after_role == "target" and target == sides.get("after"):
+                pairs += [(acquirer, c) for c in coordinated(text, spans, end, target)]
+            elif after_role == "acquirer" and acquirer == sides.get("after"):
+                # "the contract manufacturer behind the G-Class, the Z4 and the Supra"
+                pairs += [(c, target) for c in coordinated(text, spans, end, acquirer)]
+            for one, other in pairs:
+                if one != other:
+                    found.append((start, Deal(acquirer=one, target=other,
+                                              deal_type=rule.deal_type, status=status,
+                                              year=year, evidence=evidence)))
     return [d for _, d in sorted(found, key=lambda x: x[0])]
 
 
@@ -313,7 +334,7 @@ def fill_slots(sent: Span, spans: list[tuple[int, int, Mention]], start: int,
     for i, (_, e, m) in enumerate(following):
         # "buying Fiat Chrysler's Jeep brand": the side is the possessed company.
         if i + 1 < len(following) and not after and \
-                re.fullmatch(r"['’]s\s+(?:\S+\s+)?", text[e:following[i + 1][0]]):
+                POSSESSED.fullmatch(text[e:following[i + 1][0]]):
             continue
         if m.company not in after and m.company not in before[:1]:
             after.append(m.company)
