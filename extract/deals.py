@@ -57,6 +57,7 @@ class Rule:
     veto: re.Pattern[str] | None  # a trigger whose text matches this is no trigger
     after_anaphor: bool  # "builds it for the startup": the startup is another company
     topic_ok: re.Pattern[str] | None  # with this in the sentence, the topic may fill "before"
+    after_then: re.Pattern[str] | None  # what must follow the company after the trigger
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def load_rules(path: Path = PATTERNS) -> DealRules:
              r.get("possessive", False),
              re.compile(r["veto"], re.I) if r.get("veto") else None,
              r.get("after_anaphor", False),
-             re.compile(r["topic_ok"], re.I) if r.get("topic_ok") else None)
+             re.compile(r["topic_ok"], re.I) if r.get("topic_ok") else None,
+             re.compile(r["after_then"], re.I) if r.get("after_then") else None)
         for r in data["rules"])
     status = tuple((s["status"], re.compile(s["regex"], re.I)) for s in data["status"])
     return DealRules(rules, status, re.compile(data["denial"], re.I),
@@ -218,6 +220,9 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
                 continue
             if rule.possessive and not possessive_after(text, end, spans, sides.get("after")):
                 continue
+            if rule.after_then and not followed_by(text, end, spans, sides.get("after"),
+                                                   rule.after_then):
+                continue
             if rule.child_after and not child_of(spans, end, sides.get("after"),
                                                  {acquirer, target}):
                 continue
@@ -289,6 +294,12 @@ def position_after(end: int, spans: list[tuple[int, int, Mention]],
                    company: str | None) -> tuple[int, int, Mention] | None:
     return next((span for span in sorted(spans, key=lambda x: x[0])
                  if span[0] >= end and span[2].company == company), None)
+
+
+def followed_by(text: str, end: int, spans: list[tuple[int, int, Mention]],
+                company: str | None, pattern: re.Pattern[str]) -> bool:
+    span = position_after(end, spans, company)
+    return span is not None and bool(pattern.match(text, span[1]))
 
 
 def possessive_after(text: str, end: int, spans: list[tuple[int, int, Mention]],
