@@ -11,8 +11,6 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timezone
 
 import charset_normalizer
 import trafilatura
@@ -20,7 +18,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from extract import boilerplate, metadata
-from extract.records import Article
+from extract.records import Article, CleanOptions
 from scraper.errors import CleanError
 from scraper.records import FetchedPage
 
@@ -31,16 +29,6 @@ MIN_WORDS = 20
 # the text that follows a comment node (its own parser drops them the same way).
 PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False,
                               default_doctype=False)
-
-
-@dataclass(frozen=True)
-class CleanOptions:
-    """What a site profile may tell the cleaner."""
-
-    prune_selectors: tuple[str, ...] = ()
-    title_selector: str = ""
-    timezone: timezone | None = None  # for naive times in the page's metadata
-    site_name: str = ""
 
 
 def charset_of(page: FetchedPage) -> str | None:

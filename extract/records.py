@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timezone
 
 
 def article_id(canonical_url: str) -> str:
     """A stable short hash of the canonical URL."""
     return hashlib.sha1(canonical_url.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class CleanOptions:
+    """What a site profile may tell the cleaner (in this light module, so that site
+    profiles load without the extraction libraries)."""
+
+    prune_selectors: tuple[str, ...] = ()
+    title_selector: str = ""
+    timezone: timezone | None = None  # for naive times in the page's metadata
+    site_name: str = ""
 
 
 @dataclass(frozen=True)

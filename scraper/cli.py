@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from scraper import __version__
 from scraper.errors import UsageError
-from scraper.run import run
 from scraper.settings import load_settings
 from scraper.sites import REGISTRY
 
@@ -97,6 +96,8 @@ def oneoff(inputs: Sequence[str], settings) -> int:
     def report(line: str) -> None:
         if not settings.quiet or line.startswith("error:"):
             print(line, file=sys.stderr)
+
+    from scraper.run import run  # loads spaCy; --help, sites and crawl's lock check need not
 
     summary = run(inputs, settings, report)
     articles, companies, deals, capacities = summary.totals()

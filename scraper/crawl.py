@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from scraper.errors import UsageError
 from scraper.fetch import is_url
 from scraper.lock import CrawlLock, LockedError
-from scraper.run import RunSummary, finish
 from scraper.settings import Settings, load_settings
 from scraper.sites import GENERIC, REGISTRY, SiteProfile, profile_for
 from scraper.state import State
@@ -123,6 +122,7 @@ def crawl(profiles: Sequence[SiteProfile], settings: Settings, since: datetime |
           max_articles: int | None) -> CrawlSummary:
     """Crawl, then run the end-of-run hook that every run shares."""
     from scraper.crawler import Crawl
+    from scraper.run import RunSummary, finish
 
     def report(line: str) -> None:
         if line.startswith("error:") or (not settings.quiet and not bar):

@@ -18,7 +18,7 @@ from datetime import timedelta, timezone
 from types import ModuleType
 from urllib.parse import urljoin, urlparse, urlsplit
 
-from extract.clean import CleanOptions
+from extract.records import CleanOptions
 from scraper.sites import cnevpost, generic
 
 
