@@ -53,6 +53,7 @@ class CapacityRules:
     model_unit: re.Pattern[str]
     energy: re.Pattern[str]
     owner_possessive: re.Pattern[str]
+    equivalent: re.Pattern[str]
 
 
 @cache
@@ -184,6 +185,8 @@ def find_capacities(text: str, rules: CapacityRules,
         has_unit = vehicles or per_year or bool(rules.lead.search(before)) or bool(
             rules.model_unit.match(after) and re.search(r"capacit", clause, re.I))
         if not has_unit or (rules.energy.search(clause) and not vehicles):
+            continue
+        if rules.equivalent.search(text, max(0, start - 60), start):
             continue
         # "Sold 300,000 vehicles" or "5,000 cars a week" speak of the figure; a verb that
         # follows "150,000 vehicles a year and will also export ..." does not.

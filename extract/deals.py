@@ -395,6 +395,11 @@ def subject_company(sent: Span, spans: list[tuple[int, int, Mention]],
             head = [m for m in inside if m.start <= subj.i < m.end]
             if head or inside:
                 return (head or inside)[0].company
+        if subjects and all(subj.pos_ == "PRON" for subj in subjects) \
+                and verb.dep_ in ("ccomp", "conj", "advcl"):
+            # "Avatr said that it has agreed to buy ...": "it" is the reporter.
+            verb = verb.head
+            continue
         if subjects or verb.dep_ not in CLIMB:
             return None
         verb = verb.head
