@@ -200,8 +200,9 @@ def find_capacities(text: str, rules: CapacityRules,
         # A "total" word counts only up to just after the figure: in "a first phase of
         # 100,000, rising to 200,000", "rising to" belongs to the second figure.
         kind = kind_of(clause[:end - c_start + 20], clause, text, previous, rules)
-        found.append((units, kind, nearest_year(text, clause, c_start, start),
-                      facility_of(text, start, rules), start))
+        facility = facility_of(text, start, rules) or phase_named(clause, text, previous, rules)
+        found.append((units, kind, nearest_year(text, clause, c_start, start), facility,
+                      start))
     return found
 
 
@@ -226,6 +227,16 @@ def nearest_year(text: str, clause: str, offset: int, at: int) -> int | None:
     another fact ("opened in 2025 with 50,000, which it plans to raise to 150,000")."""
     years = [(abs(offset + m.start() - at), int(m.group())) for m in YEAR.finditer(clause)]
     return min(years)[1] if years else None
+
+
+def phase_named(clause: str, sentence: str, previous: str, rules: CapacityRules) -> str:
+    """"second phase" for "the second will add another 150,000" after "two phases"."""
+    ordinal = ORDINAL.search(clause)
+    phase = rules.phase.search(previous + " " + sentence)
+    if not ordinal or not phase or not re.match(r"(?:phase|stage)", phase.group(), re.I):
+        return ""
+    noun = "stage" if phase.group().lower().startswith("stage") else "phase"
+    return f"{ordinal.group().lower()} {noun}"
 
 
 def facility_of(text: str, at: int, rules: CapacityRules) -> str:
