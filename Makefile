@@ -21,8 +21,12 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) bench/cleaner.py
 	$(PY) bench/facts.py
+	$(PY) bench/facts.py --gold fixtures/gold/holdout.jsonl
+	$(PY) bench/facts.py --gold fixtures/gold/holdout2.jsonl
+	$(PY) bench/cleaner.py
+	$(PY) bench/throughput.py
+	$(PY) bench/crawl.py
 
 clean-output:
 	rm -rf output/*.csv output/text
