@@ -33,7 +33,7 @@ CLAUSE_BREAK = re.compile(
 POSSESSED = re.compile(r"['’]s\s+(?:\S+\s+)?|['’]s\s+(?:[\w.%-]+\s+){0,4}?"
                        r"(?:stake|holding|shares|interest|shareholding)\s+in\s+", re.I)
 COORDINATION = re.compile(r"\s*(?:,\s*(?:and\s+|as\s+well\s+as\s+)?|and\s+|&\s+)", re.I)
-RELATIVE = re.compile(r"\b(?:that|which|who)\b", re.I)  # "a venture that will sell ..."
+RELATIVE = re.compile(r"\b(?:that|which|who|where)\b", re.I)  # "a venture that will sell ..."
 CLIMB = {"conj", "xcomp", "advcl", "ccomp", "acl", "dobj", "pobj", "prep", "relcl"}
 SUBJECTS = {"nsubj", "nsubjpass", "csubj"}
 
