@@ -17,6 +17,8 @@ demo: $(STAMP)
 	$(PY) -m scraper fixtures/pages/syndication/xiaomi-borgward-seed-shape.html --out output/
 
 test: $(STAMP)
+	@# The report test renders report.html in headless Chromium (Debian's package).
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	$(PY) -m ruff check scraper extract tests bench
 	$(PY) -m pytest
 
