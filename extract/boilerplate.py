@@ -40,7 +40,6 @@ MAX_BLOCK_CHARS = 400
 MAX_BOX_CHARS = 500  # a sign-up box: a heading, a sentence, a field and a button
 PROSE_CHARS = 120  # a text block this long, mostly outside links, reads as story prose
 STORY_BLOCKS = 3  # an element holding this many prose blocks holds (part of) the story
-BLOCK_TAGS = ("p", "div", "li", "td", "blockquote", "dd", "section", "article")
 
 
 @dataclass(frozen=True)
@@ -199,10 +198,6 @@ def drop_teaser_cards(body: lxml_html.HtmlElement, rules: Rules) -> int:
                 and not container.findall(".//p"):
             drop(container)
     return removed
-
-
-def is_heading_like(el: lxml_html.HtmlElement) -> bool:
-    return el.tag in ("h2", "h3", "h4", "h5", "h6", "strong", "b", "span", "p", "div", "header")
 
 
 def drop_section_blocks(body: lxml_html.HtmlElement, rules: Rules) -> int:

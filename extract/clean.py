@@ -114,9 +114,13 @@ def clean(page: FetchedPage, options: CleanOptions | None = None, *,
     footer_credit = boilerplate.credit_in_page(tree)
     boilerplate.prune(tree, options.prune_selectors)
     # Metadata is ours (above); trafilatura's own metadata pass would only cost time.
-    doc = trafilatura.bare_extraction(
-        tree, url=page.url, include_comments=False, favor_precision=True,
-        with_metadata=False, include_tables=True, deduplicate=False)
+    try:
+        doc = trafilatura.bare_extraction(
+            tree, url=page.url, include_comments=False, favor_precision=True,
+            with_metadata=False, include_tables=True, deduplicate=False)
+    except Exception as exc:  # noqa: BLE001 (trafilatura on a page it cannot handle)
+        raise CleanError(f"{page.url}: extraction failed ({type(exc).__name__}: {exc})",
+                         code="clean_failed") from None
     if doc is None or not (doc.text or "").strip():
         raise CleanError(f"{page.url}: no article text found")
     lines = [" ".join(line.split()) for line in doc.text.split("\n")]

@@ -9,6 +9,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from extract.records import Article, CompanyMention, Facts
+from scraper.errors import ExtractError
 
 
 def facts_from_doc(doc: Doc) -> Facts:
@@ -40,3 +41,20 @@ def make_doc(nlp: Language, article: Article) -> Doc:
 
 def extract(nlp: Language, article: Article) -> Facts:
     return facts_from_doc(nlp(make_doc(nlp, article)))
+
+
+def extract_all(nlp: Language, articles: list[Article], batch_size: int = 32
+                ) -> tuple[list[tuple[Article, Facts]], list[tuple[Article, ExtractError]]]:
+    """Facts for each article, batched; an article the pipeline fails on is an
+    ExtractError of its own instead of the end of the batch."""
+    try:
+        return list(extract_many(nlp, articles, batch_size)), []
+    except Exception:  # noqa: BLE001 (any failure inside spaCy or a rule: find the article)
+        results, failed = [], []
+        for article in articles:
+            try:
+                results.append((article, extract(nlp, article)))
+            except Exception as exc:  # noqa: BLE001 (recorded as this article's failure)
+                failed.append((article, ExtractError(
+                    f"{article.url}: extraction failed ({type(exc).__name__}: {exc})")))
+        return results, failed

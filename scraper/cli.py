@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from scraper import __version__
-from scraper.errors import UsageError
+from scraper.errors import ScraperError, UsageError
 from scraper.settings import load_settings
 from scraper.sites import REGISTRY
 
@@ -84,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
+    except ScraperError as exc:  # the run itself could not go on (the tables unwritable)
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_FAILURES
 
 
 def flags_of(args: argparse.Namespace) -> dict[str, object]:

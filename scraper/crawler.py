@@ -20,7 +20,7 @@ from spacy.language import Language
 
 from extract.clean import clean
 from extract.export import Failure, export
-from extract.facts import extract_many
+from extract.facts import extract_all
 from extract.nlp import load_pipeline
 from extract.records import Article, Facts
 from scraper.afetch import Fetcher, OffsiteRedirect
@@ -253,8 +253,11 @@ class Crawl:
             else:
                 keep.append(result)
                 done.append((job, result.url))
-        results = await loop.run_in_executor(
+        results, failed = await loop.run_in_executor(
             pool, extract_and_export, nlp, keep, failures, self.settings)
+        for fail in failed:
+            self.report(f"error: {fail.input}: {fail.message}")
+        self.summary.failures.extend(failed)
         # The rows are written: only now may the state call these URLs done.
         self.state.done_many([(job.candidate.key, job.candidate.url, job.page.status,
                                header_map(job.page), job.page.content, canonical)
@@ -297,8 +300,12 @@ def clean_all(chunk: list[Job]) -> list[Article | ScraperError]:
 
 
 def extract_and_export(nlp: Language, articles: list[Article], failures: list[Failure],
-                       settings: Settings) -> list[tuple[Article, Facts]]:
-    results = list(extract_many(nlp, articles, settings.batch_size))
-    if results or failures:
-        export(settings.out_dir, results, failures)
-    return results
+                       settings: Settings) -> tuple[list[tuple[Article, Facts]], list[Failure]]:
+    """Extract and merge one chunk; returns its results and the articles extraction failed
+    on (written to failures.csv with the chunk's other failures)."""
+    results, failed = extract_all(nlp, articles, settings.batch_size)
+    extra = [Failure(input=a.input, url=a.url, stage=e.stage, error=e.code,
+                     message=e.message, at=now_utc()) for a, e in failed]
+    if results or failures or extra:
+        export(settings.out_dir, results, failures + extra, excel=settings.excel)
+    return results, extra

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from extract.clean import CleanOptions, clean
 from extract.export import Failure, export, publish
-from extract.facts import extract_many
+from extract.facts import extract_all
 from extract.nlp import load_pipeline
 from extract.records import Article, Facts
 from extract.report import write_report
-from scraper.errors import ScraperError
+from scraper.errors import ExportError, ScraperError
 from scraper.fetch import fetch, make_client, now_utc
 from scraper.settings import Settings
 from scraper.sites import profile_for
@@ -71,8 +71,15 @@ def run(inputs: Sequence[str], settings: Settings, report: Report | None = None)
                 except ScraperError as exc:
                     failures.append(failure(target, url, exc))
                     report(f"error: {target}: {exc.message}")
-            results = list(extract_many(nlp, articles, settings.batch_size))
-            export(settings.out_dir, results, failures, excel=settings.excel)
+            results, failed = extract_all(nlp, articles, settings.batch_size)
+            for article, exc in failed:
+                failures.append(failure(article.input, article.url, exc))
+                report(f"error: {article.input}: {exc.message}")
+            try:
+                export(settings.out_dir, results, failures, excel=settings.excel)
+            except OSError as exc:
+                raise ExportError(f"cannot write the tables in {settings.out_dir}: "
+                                  f"{exc.strerror or exc}") from None
             for article, facts in results:
                 report(f"{article.title or article.url}: {len(facts.companies)} companies, "
                        f"{len(facts.deals)} deals, {len(facts.capacities)} capacities")

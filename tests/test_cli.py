@@ -142,3 +142,12 @@ def test_page_without_a_story_fails_at_the_clean_stage(tmp_path: Path) -> None:
     assert [(f["input"], f["stage"], f["error"]) for f in failures] == [
         (str(empty), "clean", "no_article")]
     assert len(read(tmp_path / "out" / "articles.csv")) == 1
+
+
+def test_unwritable_output_folder_is_one_clear_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the output folder should be", encoding="utf-8")
+    result = run_cli(str(SEED_PAGE), "--out", str(blocker / "out"))
+    assert result.code == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: cannot write the tables")

@@ -208,3 +208,31 @@ def test_fixture_pages_evidence(pages_run) -> None:
         for c in facts.capacities:
             assert named_in(c.company, c.evidence), c
             assert c.units_per_year in {v for _, _, v in quantities(c.evidence)}, c
+
+
+def test_an_article_the_pipeline_fails_on_is_its_own_failure() -> None:
+    import spacy
+    from spacy.language import Language
+
+    from extract.facts import extract_all
+    from extract.records import Article
+
+    @Language.component("test_fails_on_boom")
+    def fails_on_boom(doc):
+        if "BOOM" in doc.text:
+            raise ValueError("cannot read this")
+        return doc
+
+    blank = spacy.blank("en")
+    blank.add_pipe("test_fails_on_boom")
+
+    def article(text: str) -> Article:
+        return Article(url=f"https://a.example/{len(text)}", input="x", site="", title="",
+                       author="", published="", source_credit="", paragraphs=(text,),
+                       fetched_at="")
+
+    good, bad = article("Nio builds cars."), article("This one goes BOOM now.")
+    results, failed = extract_all(blank, [good, bad, good])
+    assert [a for a, _ in results] == [good, good]
+    assert [(a, e.stage, e.code) for a, e in failed] == [(bad, "extract", "extract_error")]
+    assert "ValueError: cannot read this" in failed[0][1].message
