@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from scraper import __version__
 from scraper.errors import ScraperError, UsageError
@@ -49,8 +50,11 @@ def oneoff_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m scraper", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("inputs", nargs="+", metavar="URL_OR_PATH",
+    parser.add_argument("inputs", nargs="*", metavar="URL_OR_PATH",
                         help="article URL, local HTML file or file:// URL")
+    parser.add_argument("-i", "--input-file", metavar="FILE",
+                        help="read more inputs from FILE, one per line ('-': standard "
+                             "input; blank lines and # comments are skipped)")
     common_options(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -77,16 +81,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         from scraper.crawl import main as crawl_main  # the scheduled crawl's own CLI
 
         return crawl_main(argv[1:])
-    args = oneoff_parser().parse_args(argv)
+    parser = oneoff_parser()
+    args = parser.parse_args(argv)
     try:
+        inputs = [*args.inputs, *read_inputs(args.input_file)]
+        if not inputs:
+            parser.error("give at least one URL_OR_PATH, or --input-file")
         settings = load_settings(flags_of(args), config_path=args.config)
-        return oneoff(args.inputs, settings)
+        return oneoff(inputs, settings)
     except UsageError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     except ScraperError as exc:  # the run itself could not go on (the tables unwritable)
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_FAILURES
+
+
+def read_inputs(path: str | None) -> list[str]:
+    """The inputs listed in a file (or on standard input for "-")."""
+    if path is None:
+        return []
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--input-file {path}: {exc}") from None
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def flags_of(args: argparse.Namespace) -> dict[str, object]:

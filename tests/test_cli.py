@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,3 +154,19 @@ def test_unwritable_output_folder_is_one_clear_line(tmp_path: Path) -> None:
     assert result.code == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: cannot write the tables")
+
+
+def test_inputs_from_a_file_and_from_standard_input(tmp_path: Path) -> None:
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"# today's articles\n\n{SEED_PAGE}\n", encoding="utf-8")
+    result = run_cli("--input-file", str(listing), "--out", str(tmp_path / "a"))
+    assert result.code == 0, result.stderr
+    assert [r["input"] for r in read(tmp_path / "a" / "articles.csv")] == [str(SEED_PAGE)]
+    proc = subprocess.run([sys.executable, "-m", "scraper", "-i", "-", "--out",
+                           str(tmp_path / "b")], input=f"{SEED_PAGE}\n", text=True,
+                          capture_output=True, cwd=ROOT, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert len(read(tmp_path / "b" / "deals.csv")) == 4
+    missing = run_cli("--input-file", str(tmp_path / "nope.txt"))
+    assert missing.code == 2 and "nope.txt" in missing.stderr
