@@ -20,6 +20,7 @@ from scraper.errors import FetchError
 # Added to a non-zero delay: the server stamps arrivals a little later or earlier than we
 # stamp starts (connection set-up, scheduling), and a gap must never come out short.
 PACING_MARGIN = 0.0015
+FRESH_MARGIN = 0.006
 # How much of the pacing wait is left to the moment before sending (see Host.trace).
 PACING_LEAD = 0.02
 # No robots.txt Crawl-delay or Retry-After makes us wait longer than this per request.
@@ -49,6 +50,7 @@ class Host:
     robots: Protego | None = None
     robots_ready: asyncio.Event = field(default_factory=asyncio.Event)
     robots_started: bool = False
+    fresh: bool = False  # the next request is the first on a new connection
     sem: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -59,11 +61,17 @@ class Host:
         of the pacing wait happens here, after httpx has built the request and taken the
         connection, and the next start is counted from here: neither a slow connect nor a
         busy loop can make two arrivals closer than the delay, or the crawl slower."""
-        if event == "http11.send_request_headers.started":
+        if event == "connection.connect_tcp.complete":
+            self.fresh = True
+        elif event == "http11.send_request_headers.started":
             loop = asyncio.get_running_loop()
             while (wait := self.next_at - loop.time()) > 0:
                 await asyncio.sleep(wait)
-            self.next_at = loop.time() + self.delay + PACING_MARGIN
+            # A server stamps the first request of a new connection later (it accepts the
+            # connection first): the gap after it needs more room than the others.
+            margin = FRESH_MARGIN if self.fresh else PACING_MARGIN
+            self.fresh = False
+            self.next_at = loop.time() + self.delay + margin
 
     def pause(self, seconds: float) -> None:
         """No request on this host for `seconds` from now (Retry-After, backoff)."""
