@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,7 +18,13 @@ from pathlib import Path
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from extract.companies import Mention
+from extract.companies import (
+    Mention,
+    grammatical_subject,
+    is_modifier,
+    main_company,
+    subject_of,
+)
 from extract.numbers import quantities
 from extract.records import Capacity
 
@@ -31,6 +35,9 @@ MAX_UNITS = 10_000_000
 # How far from a figure a "sold" or "a month" still speaks of it.
 NEAR_BEFORE, NEAR_AFTER = 60, 30
 DETERMINERS = {"The", "A", "An", "Its", "Their", "This", "That", "These", "Our", "New", "Each"}
+# A sentence that speaks of the plant named just before: "It can build ...".
+PLANT_ANAPHOR = re.compile(r"(?:it|the\s+(?:\w+\s+)?(?:plant|factory|facility|site|base|works))\b",
+                           re.I)
 RELATIVE_START = re.compile(r"(?:which|who|that|having|with|after|as)\b", re.I)
 # "the first (phase)", but not "a second factory", which is a plant of its own.
 ORDINAL = re.compile(r"\b(?:first|second|third|fourth|initial|next|later|final)\b"
@@ -85,40 +92,27 @@ class CapacityFinder:
         main = main_company(mentions, doc.user_data.get("title_companies", ()))
         found: list[Capacity] = []
         sents = list(doc.sents)
-        last_owner: str | None = None
+        topic: str | None = None  # the subject company of the sentence before
         for i, sent in enumerate(sents):
             in_sent = [m for m in mentions if sent.start <= m.start < sent.end]
             previous = sents[i - 1].text if i else ""
             spans = clauses(sent.text, self.rules)
             for units, kind, year, facility, at in find_capacities(sent.text, self.rules,
                                                                    previous):
-                owner = owner_of(sent, in_sent, spans, at, self.rules) or last_owner or main
+                owner = (owner_of(sent, in_sent, spans, at, self.rules)
+                         or plant_owner(sents, i, mentions, self.rules) or topic or main)
                 if owner is None:
                     continue
                 evidence = sent.text.strip()
-                if not in_sent:
+                if not any(m.company == owner for m in in_sent):
                     evidence = with_antecedent(sents, i, mentions, owner) + evidence
                 found.append(Capacity(company=owner, facility=facility, units_per_year=units,
                                       kind=kind, year=year, evidence=evidence))
-                last_owner = owner
+            # Only a company the sentence has as its subject carries over, and only to the
+            # next sentence ("BMW is building a plant in Debrecen. That plant will ...").
+            topic = grammatical_subject(sent, in_sent) if in_sent else None
         doc._.ev_capacities = list(dict.fromkeys(found))
         return doc
-
-
-def main_company(mentions: list[Mention], headline: Sequence[str] = ()) -> str | None:
-    """The company an article is about: the headline's first that the text names too, else
-    the one with most mentions (the earliest on a tie)."""
-    if not mentions:
-        return None
-    named = {m.company for m in mentions}
-    for company in headline:
-        if company in named:
-            return company
-    counts = Counter(m.company for m in mentions)
-    first = {}
-    for m in mentions:
-        first.setdefault(m.company, m.start)
-    return min(counts, key=lambda c: (-counts[c], first[c]))
 
 
 def with_antecedent(sents: list[Span], i: int, mentions: list[Mention], owner: str) -> str:
@@ -151,18 +145,52 @@ def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
     if len(owners) == 1:
         return owners.pop()
     # A company inside a relative clause ("the plant that it runs with JAC") does not own
-    # the plant the sentence is about.
+    # the plant the sentence is about, nor does one that only qualifies ("Geely-owned").
     mentions = [m for m in mentions
-                if not any(t.dep_ in ("relcl", "acl") for t in doc[m.start].ancestors)]
+                if not any(t.dep_ in ("relcl", "acl") for t in doc[m.start].ancestors)
+                and not is_modifier(doc, m)]
     lo, hi = next(((a, b) for a, b in spans if a <= at < b), (0, len(sent.text)))
     if RELATIVE_START.match(sent.text, lo):
         # "X's plant, which it bought from Y, can build ...": the relative clause's
         # company is not the owner.
         lo, hi = 0, len(sent.text)
-    for m in mentions:
-        if lo <= doc[m.start].idx - sent.start_char < hi:
-            return m.company
-    return mentions[0].company if mentions else None
+    in_clause = [m for m in mentions if lo <= doc[m.start].idx - sent.start_char < hi]
+    if in_clause:
+        return subject_of(sent, in_clause)
+    return subject_of(sent, mentions) if mentions else None
+
+
+def plant_owner(sents: list[Span], i: int, mentions: list[Mention],
+                rules: CapacityRules) -> str | None:
+    """For a figure whose sentence names no company ("The Busan plant has ...", "It can
+    produce ..."): the owner of the plant named there, or in the sentence before, as an
+    earlier sentence gave it ("Renault Korea ... at its Busan plant")."""
+    names = [m.group("place") for m in rules.facility.finditer(sents[i].text)
+             if m.group("place")]
+    if not names and i and PLANT_ANAPHOR.match(sents[i].text.strip()):
+        names = [m.group("place") for m in rules.facility.finditer(sents[i - 1].text)
+                 if m.group("place")]
+    places = {w for name in names for w in name.split() if w not in DETERMINERS}
+    if not places:
+        return None
+    for j in range(i - 1, -1, -1):
+        sent = sents[j]
+        if not any(re.search(rf"\b{re.escape(p)}\b", sent.text) for p in places):
+            continue
+        in_sent = [m for m in mentions if sent.start <= m.start < sent.end]
+        doc = sent.doc
+        # Only an owner the sentence ties to the plant: "X's plant in Graz", "X's Busan
+        # plant", or "X ... at its Busan plant" with X the subject.
+        owners = {m.company for m in in_sent
+                  if rules.owner_possessive.match(doc.text, doc[m.end - 1].idx
+                                                  + len(doc[m.end - 1]))}
+        if len(owners) == 1:
+            return owners.pop()
+        subject = grammatical_subject(sent, in_sent)
+        if subject and re.search(r"\b(?:its|their)\s+(?:[\w-]+\s+){0,3}?"
+                                 r"(?:plant|factory|facility|base|site|works)", sent.text):
+            return subject
+    return None
 
 
 def find_capacities(text: str, rules: CapacityRules,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -222,3 +224,55 @@ class CompanyFinder:
         while len(words) > 1 and words[-1].strip(",") in self.lexicon.legal_suffixes:
             words.pop()
         return " ".join(words).rstrip(",")
+
+
+SUBJECT_DEPS = {"nsubj", "nsubjpass", "csubj"}
+# "Geely-owned Volvo Cars", "the Geely-backed brand": the company is a modifier there.
+MODIFIER = re.compile(r"-(?:backed|owned|based|controlled|led|affiliated|funded|run|made)\b")
+
+
+def is_modifier(doc: Doc, mention: Mention) -> bool:
+    """Whether the mention only qualifies another noun ("Geely-owned Volvo Cars")."""
+    end = doc[mention.end - 1].idx + len(doc[mention.end - 1])
+    return bool(MODIFIER.match(doc.text, end))
+
+
+def grammatical_subject(sent: Span, mentions: list[Mention]) -> str | None:
+    """The company that is the subject of a main clause, if the parse says one is (not of
+    a relative clause: "the licence that Lifan held")."""
+    doc = sent.doc
+    for m in mentions:
+        if is_modifier(doc, m):
+            continue
+        for t in doc[m.start:m.end]:
+            subj = t if t.dep_ in SUBJECT_DEPS else t.head if t.head.dep_ in SUBJECT_DEPS \
+                else None
+            if subj is not None and subj.head.dep_ in ("ROOT", "conj", "ccomp"):
+                return m.company
+    return None
+
+
+def subject_of(sent: Span, mentions: list[Mention]) -> str:
+    """The company a sentence is about: one in a subject, else the first named that is not
+    a mere modifier, else the first named."""
+    found = grammatical_subject(sent, mentions)
+    if found:
+        return found
+    plain = [m for m in mentions if not is_modifier(sent.doc, m)]
+    return (plain or mentions)[0].company
+
+
+def main_company(mentions: list[Mention], headline: Sequence[str] = ()) -> str | None:
+    """The company an article is about: the headline's first that the text names too, else
+    the one with most mentions (the earliest on a tie)."""
+    if not mentions:
+        return None
+    named = {m.company for m in mentions}
+    for company in headline:
+        if company in named:
+            return company
+    counts = Counter(m.company for m in mentions)
+    first = {}
+    for m in mentions:
+        first.setdefault(m.company, m.start)
+    return min(counts, key=lambda c: (-counts[c], first[c]))

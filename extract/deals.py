@@ -18,7 +18,7 @@ from pathlib import Path
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from extract.companies import Mention
+from extract.companies import Mention, subject_of
 from extract.records import Deal
 
 PATTERNS = Path(__file__).with_name("patterns") / "deals.json"
@@ -139,14 +139,6 @@ class Antecedent:
     company: str
     sentence: str
     kind: str = ""
-
-
-def subject_of(sent: Span, mentions: list[Mention]) -> str:
-    """The company a sentence is about: one in the root's subject, else the first named."""
-    for m in mentions:
-        if any(t.dep_ in SUBJECTS or t.head.dep_ in SUBJECTS for t in sent.doc[m.start:m.end]):
-            return m.company
-    return mentions[0].company
 
 
 def dedupe(deals: list[Deal]) -> list[Deal]:
