@@ -25,6 +25,8 @@ from spacy.util import filter_spans
 
 PATTERNS = Path(__file__).with_name("patterns")
 CONTEXT_WINDOW = 4
+PRODUCT_END = re.compile(r"\b(?:SUV|sedan|pickup|crossover|hatchback|coupe|truck|van|EV|"
+                         r"model|concept)s?$", re.I)
 PLACE_NOUNS = {"plant", "plants", "factory", "factories", "facility", "site", "base", "works",
                "gigafactory", "campus", "port", "district", "province", "county"}
 
@@ -196,6 +198,10 @@ class CompanyFinder:
             return None
         if not name[0].isupper() and not name[0].isdigit():
             return None  # "iPhone", "eVTOL": products
+        if any(ch.isdigit() for ch in name) or PRODUCT_END.search(name):
+            return None  # "AMP-2", "the M-Byte electric SUV": plants and models
+        if MODIFIER.match(ent.doc.text, ent.end_char):
+            return None  # "Abu Dhabi-based", "Stuttgart-based": places
         if len(name) <= 4 and name.isupper():
             return None  # "MEB", "LFP": acronyms of platforms and chemistries
         doc = ent.doc

@@ -18,7 +18,7 @@ from pathlib import Path
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from extract.companies import Mention, subject_of
+from extract.companies import Mention, is_modifier, subject_of
 from extract.records import Deal
 
 PATTERNS = Path(__file__).with_name("patterns") / "deals.json"
@@ -32,6 +32,10 @@ CLAUSE_BREAK = re.compile(
 # company owned, not its owner.
 POSSESSED = re.compile(r"['’]s\s+(?:\S+\s+)?|['’]s\s+(?:[\w.%-]+\s+){0,4}?"
                        r"(?:stake|holding|shares|interest|shareholding)\s+in\s+", re.I)
+# "Spotlight Automotive, the joint venture between ...": a venture named before the trigger.
+APPOSED_VENTURE = re.compile(r"(?:\s+(?:Limited|Ltd\.?|Inc\.?|LLC|GmbH|AG|SE|Co\.,? Ltd\.?))?"
+                             r",?\s+(?:the|a|an|their|its|[A-Z][\w-]*['’]s)\s+(?:[\w:-]+\s+){0,3}?"
+                             r"(?:joint[- ])?venture", re.I)
 COORDINATION = re.compile(r"\s*(?:,\s*(?:and\s+|as\s+well\s+as\s+)?|and\s+|&\s+)", re.I)
 RELATIVE = re.compile(r"\b(?:that|which|who|where)\b", re.I)  # "a venture that will sell ..."
 CLIMB = {"conj", "xcomp", "advcl", "ccomp", "acl", "dobj", "pobj", "prep", "relcl"}
@@ -58,6 +62,7 @@ class Rule:
     after_anaphor: bool  # "builds it for the startup": the startup is another company
     topic_ok: re.Pattern[str] | None  # with this in the sentence, the topic may fill "before"
     after_then: re.Pattern[str] | None  # what must follow the company after the trigger
+    after_not: re.Pattern[str] | None  # what must not follow it
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,8 @@ def load_rules(path: Path = PATTERNS) -> DealRules:
              re.compile(r["veto"], re.I) if r.get("veto") else None,
              r.get("after_anaphor", False),
              re.compile(r["topic_ok"], re.I) if r.get("topic_ok") else None,
-             re.compile(r["after_then"], re.I) if r.get("after_then") else None)
+             re.compile(r["after_then"], re.I) if r.get("after_then") else None,
+             re.compile(r["after_not"], re.I) if r.get("after_not") else None)
         for r in data["rules"])
     status = tuple((s["status"], re.compile(s["regex"], re.I)) for s in data["status"])
     return DealRules(rules, status, re.compile(data["denial"], re.I),
@@ -157,7 +163,7 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
     text, base = sent.text, sent.start_char
     doc = sent.doc
     spans = [(doc[m.start].idx - base, doc[m.end - 1].idx + len(doc[m.end - 1]) - base, m)
-             for m in mentions]
+             for m in mentions if not is_modifier(doc, m)]
     claimed: list[tuple[int, int]] = []
     found: list[tuple[int, Deal]] = []  # (trigger offset, deal)
     kinds = {m.company: m.kind for _, _, m in spans}
@@ -200,7 +206,8 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
             roles = {role: sides.get(slot) for slot, role in rule.roles.items()}
             acquirer, target = roles.get("acquirer"), roles.get("target")
             if rule.deal_type == "joint_venture":
-                acquirer, target = partners(acquirer, target, spans)
+                acquirer, target = partners(acquirer, target, spans, text, start,
+                                            topic.company if topic else None)
             if not acquirer or not target or acquirer == target:
                 continue
             if rule.requires and not rule.requires.search(text) and not (
@@ -214,6 +221,9 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
                 continue
             if rule.after_then and not followed_by(text, end, spans, sides.get("after"),
                                                    rule.after_then):
+                continue
+            if rule.after_not and followed_by(text, end, spans, sides.get("after"),
+                                              rule.after_not):
                 continue
             if rule.child_after and not child_of(spans, end, sides.get("after"),
                                                  {acquirer, target}):
@@ -240,17 +250,20 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
     return [d for _, d in sorted(found, key=lambda x: x[0])]
 
 
-def partners(acquirer: str | None, target: str | None,
-             spans: list[tuple[int, int, Mention]]) -> tuple[str | None, str | None]:
+def partners(acquirer: str | None, target: str | None, spans: list[tuple[int, int, Mention]],
+             text: str, start: int, topic: str | None) -> tuple[str | None, str | None]:
     """The two partners of a joint venture, leaving out the venture itself: a company whose
     parent is named too ("BMW and Great Wall formed Spotlight Automotive"). When the rule's
     sides miss one, the first two other companies of the sentence stand in."""
-    named = {m.company for _, _, m in spans}
-    venture = {m.company for _, _, m in spans if m.parent and m.parent in named}
+    named = {m.company for _, _, m in spans} | ({topic} if topic else set())
+    venture = {m.company for s, e, m in spans if m.parent and m.parent in named
+               and (s >= start or APPOSED_VENTURE.match(text, e))}
     if acquirer and target and not {acquirer, target} & venture and acquirer != target:
         return acquirer, target
     pair = list(dict.fromkeys(m.company for _, _, m in sorted(spans, key=lambda x: x[0])
                               if m.company not in venture))
+    if len(pair) == 1 and topic and topic not in pair and topic not in venture:
+        pair.insert(0, topic)  # "In 2020 it formed Foxtron, a joint venture with Yulon"
     return (pair[0], pair[1]) if len(pair) >= 2 else (None, None)
 
 
