@@ -74,13 +74,13 @@ def decode(page: FetchedPage) -> str:
     return content.decode(encoding, "replace")
 
 
-def parse(text: str, where: str) -> lxml_html.HtmlElement:
+def parse(text: str) -> lxml_html.HtmlElement:
     # lxml refuses str input that declares an encoding in an XML prolog; drop the prolog.
     text = re.sub(r"^\s*<\?xml[^>]*>", "", text)
     try:
         return lxml_html.document_fromstring(text, parser=PARSER)
     except (etree.ParserError, ValueError) as exc:
-        raise CleanError(f"{where}: cannot parse HTML ({exc})", code="bad_html") from None
+        raise CleanError(f"cannot parse the HTML ({exc})", code="bad_html") from None
 
 
 def too_short(paragraphs: list[str]) -> bool:
@@ -100,7 +100,7 @@ def clean(page: FetchedPage, options: CleanOptions | None = None, *,
     `options` are the site's; or `resolve` finds them from the page's canonical URL, so a
     saved CnEVPost page read from disk is cleaned as CnEVPost.
     """
-    tree = parse(decode(page), page.url)
+    tree = parse(decode(page))
     objects = metadata.json_ld(tree)
     url = metadata.canonical(tree, page.url)
     if options is None:
@@ -119,14 +119,14 @@ def clean(page: FetchedPage, options: CleanOptions | None = None, *,
             tree, url=page.url, include_comments=False, favor_precision=True,
             with_metadata=False, include_tables=True, deduplicate=False)
     except Exception as exc:  # noqa: BLE001 (trafilatura on a page it cannot handle)
-        raise CleanError(f"{page.url}: extraction failed ({type(exc).__name__}: {exc})",
+        raise CleanError(f"article extraction failed ({type(exc).__name__}: {exc})",
                          code="clean_failed") from None
     if doc is None or not (doc.text or "").strip():
-        raise CleanError(f"{page.url}: no article text found")
+        raise CleanError("no article text found on the page")
     lines = [" ".join(line.split()) for line in doc.text.split("\n")]
     paragraphs, credit = boilerplate.clean_lines([line for line in lines if line], title)
     if too_short(paragraphs):
-        raise CleanError(f"{page.url}: too little article text ({len(paragraphs)} paragraphs)")
+        raise CleanError(f"too little article text ({len(paragraphs)} paragraphs)")
     return Article(
         url=url,
         input=page.input,

@@ -56,5 +56,5 @@ def extract_all(nlp: Language, articles: list[Article], batch_size: int = 32
                 results.append((article, extract(nlp, article)))
             except Exception as exc:  # noqa: BLE001 (recorded as this article's failure)
                 failed.append((article, ExtractError(
-                    f"{article.url}: extraction failed ({type(exc).__name__}: {exc})")))
+                    f"extraction failed ({type(exc).__name__}: {exc})")))
         return results, failed
