@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.crawlsite import Site, serve_site
 from tests.server import Served, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,3 +59,10 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A small CnEVPost-shaped site on 127.0.0.1 (tests/crawlsite.py)."""
+    with serve_site("127.0.0.1") as served:
+        yield served

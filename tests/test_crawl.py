@@ -7,7 +7,6 @@ the suite stays fast, except where a test is about time (Retry-After).
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,12 +35,6 @@ def rows(out: Path, table: str) -> list[dict[str, str]]:
 def tables(out: Path) -> dict[str, bytes]:
     return {name: (out / f"{name}.csv").read_bytes()
             for name in ("articles", "companies", "deals", "capacities")}
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with serve_site("127.0.0.1") as served:
-        yield served
 
 
 @pytest.fixture

@@ -10,23 +10,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from scraper.crawl import EXIT_LOCKED, EXIT_OK, main
 from tests.conftest import ROOT, run_cli
-from tests.crawlsite import Site, serve_site
+from tests.crawlsite import Site
 from tests.test_crawl import FAST
 
 TABLES = ("articles", "companies", "deals", "capacities", "failures")
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with serve_site("127.0.0.1") as served:
-        yield served
 
 
 @pytest.fixture
