@@ -18,7 +18,7 @@ from pathlib import Path
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from extract.companies import Mention, is_modifier, subject_of
+from extract.companies import Mention, is_modifier, main_company, subject_of
 from extract.records import Deal
 
 PATTERNS = Path(__file__).with_name("patterns") / "deals.json"
@@ -36,6 +36,8 @@ POSSESSED = re.compile(r"['’]s\s+(?:\S+\s+)?|['’]s\s+(?:[\w.%-]+\s+){0,4}?"
 APPOSED_VENTURE = re.compile(r"(?:\s+(?:Limited|Ltd\.?|Inc\.?|LLC|GmbH|AG|SE|Co\.,? Ltd\.?))?"
                              r",?\s+(?:the|a|an|their|its|[A-Z][\w-]*['’]s)\s+(?:[\w:-]+\s+){0,3}?"
                              r"(?:joint[- ])?venture", re.I)
+DEFINITE = re.compile(r"the\s+(?:[\w-]+\s+)?(?:company|firm|start-?up|carmaker|automaker|maker|"
+                      r"ev\s+maker|manufacturer|group|brand)\b", re.I)
 COORDINATION = re.compile(r"\s*(?:,\s*(?:and\s+|as\s+well\s+as\s+)?|and\s+|&\s+)", re.I)
 RELATIVE = re.compile(r"\b(?:that|which|who|where)\b", re.I)  # "a venture that will sell ..."
 CLIMB = {"conj", "xcomp", "advcl", "ccomp", "acl", "dobj", "pobj", "prep", "relcl"}
@@ -115,10 +117,11 @@ class DealFinder:
         mentions = doc._.ev_companies or []
         deals: list[Deal] = []
         topic: Antecedent | None = None
+        main = self.main_antecedent(doc, mentions)
         for sent in doc.sents:
             in_sent = [m for m in mentions if sent.start <= m.start < sent.end]
             if in_sent:
-                deals.extend(find_deals(sent, in_sent, self.rules, topic))
+                deals.extend(find_deals(sent, in_sent, self.rules, topic, main))
                 if topic and self.anaphoric_subject(sent, in_sent):
                     continue  # "The German group ..." still speaks of the same company
                 subject = subject_of(sent, in_sent)
@@ -126,6 +129,15 @@ class DealFinder:
                 topic = Antecedent(subject, sent.text.strip(), kind)
         doc._.ev_deals = dedupe(deals)
         return doc
+
+    @staticmethod
+    def main_antecedent(doc: Doc, mentions: list[Mention]) -> Antecedent | None:
+        """The company the article is about, with the sentence that first names it."""
+        company = main_company(mentions, doc.user_data.get("title_companies", ()))
+        first = next((m for m in mentions if m.company == company), None)
+        if first is None:
+            return None
+        return Antecedent(company, doc[first.start].sent.text.strip(), first.kind)
 
     def anaphoric_subject(self, sent: Span, mentions: list[Mention]) -> bool:
         """Whether the sentence's subject is an "it" or "the group" with no company in it."""
@@ -158,7 +170,8 @@ def dedupe(deals: list[Deal]) -> list[Deal]:
 
 
 def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
-               topic: Antecedent | None = None) -> list[Deal]:
+               topic: Antecedent | None = None,
+               main: Antecedent | None = None) -> list[Deal]:
     """Every deal one sentence states, by the rules in order. `topic` stands in for "it"."""
     text, base = sent.text, sent.start_char
     doc = sent.doc
@@ -191,12 +204,17 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
             elif "after" in sides:
                 sides["inside_or_after"] = sides["after"]
             evidence = text.strip()
-            if "before" not in sides and topic and (
-                    rules.anaphor.search(text[:end])
-                    or (rule.topic_ok and rule.topic_ok.search(text))):
-                sides["before"] = topic.company
-                kinds.setdefault(topic.company, topic.kind)
-                evidence = f"{topic.sentence} {evidence}"
+            anaphor = rules.anaphor.search(text[:end])
+            # "it" is the company just spoken of; "the startup", "the company" the one the
+            # article is about.
+            referent = main if anaphor and main and DEFINITE.match(anaphor.group()) \
+                and main.company not in (sides.get("after"), sides.get("inside")) else topic
+            if "before" not in sides and referent and (
+                    anaphor or (rule.topic_ok and rule.topic_ok.search(text))):
+                sides["before"] = referent.company
+                kinds.setdefault(referent.company, referent.kind)
+                if referent.sentence != text.strip():
+                    evidence = f"{referent.sentence} {evidence}"
             if "after" not in sides and rule.after_anaphor and \
                     rules.anaphor.match(text[end:].lstrip()):
                 # "Haima, which builds the SUV for the startup": the other company named.
