@@ -16,10 +16,24 @@ from functools import cache
 from pathlib import Path
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span, Token
+from spacy.tokens import Doc, Span
 
 from extract.companies import Mention, is_modifier, main_company, subject_of
 from extract.records import Deal
+from extract.sides import (
+    SUBJECTS,
+    Spans,
+    blocked,
+    child_of,
+    coordinated,
+    fill_slots,
+    followed_by,
+    in_order,
+    negated,
+    partners,
+    possessive_after,
+    starts_at,
+)
 
 PATTERNS = Path(__file__).with_name("patterns") / "deals.json"
 YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
@@ -28,20 +42,9 @@ CLAUSE_BREAK = re.compile(
     r"[;:]|,\s+(?:now that|while|but|although|though|after|because|since|which|who|so|"
     r"whereas|even as|even though|said|says|told|according)\b|\b(?:but|while|whereas)\b",
     re.I)
-# "Fiat Chrysler's Jeep brand", "Changan's 50 percent stake in Jiangling": the side is the
-# company owned, not its owner.
-POSSESSED = re.compile(r"['’]s\s+(?:\S+\s+)?|['’]s\s+(?:[\w.%-]+\s+){0,4}?"
-                       r"(?:stake|holding|shares|interest|shareholding)\s+in\s+", re.I)
-# "Spotlight Automotive, the joint venture between ...": a venture named before the trigger.
-APPOSED_VENTURE = re.compile(r"(?:\s+(?:Limited|Ltd\.?|Inc\.?|LLC|GmbH|AG|SE|Co\.,? Ltd\.?))?"
-                             r",?\s+(?:the|a|an|their|its|[A-Z][\w-]*['’]s)\s+(?:[\w:-]+\s+){0,3}?"
-                             r"(?:joint[- ])?venture", re.I)
 DEFINITE = re.compile(r"the\s+(?:[\w-]+\s+)?(?:company|firm|start-?up|carmaker|automaker|maker|"
                       r"ev\s+maker|manufacturer|group|brand)\b", re.I)
-COORDINATION = re.compile(r"\s*(?:,\s*(?:and\s+|as\s+well\s+as\s+)?|and\s+|&\s+)", re.I)
 RELATIVE = re.compile(r"\b(?:that|which|who|where)\b", re.I)  # "a venture that will sell ..."
-CLIMB = {"conj", "xcomp", "advcl", "ccomp", "acl", "dobj", "pobj", "prep", "relcl"}
-SUBJECTS = {"nsubj", "nsubjpass", "csubj"}
 
 
 @dataclass(frozen=True)
@@ -169,266 +172,144 @@ def dedupe(deals: list[Deal]) -> list[Deal]:
     return out
 
 
+@dataclass
+class Sentence:
+    """One sentence's companies and what stands in for "it", while its deals are read."""
+
+    sent: Span
+    text: str
+    spans: Spans
+    kinds: dict[str, str]
+    topic: Antecedent | None
+    main: Antecedent | None
+
+
 def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
                topic: Antecedent | None = None,
                main: Antecedent | None = None) -> list[Deal]:
-    """Every deal one sentence states, by the rules in order. `topic` stands in for "it"."""
-    text, base = sent.text, sent.start_char
-    doc = sent.doc
+    """Every deal one sentence states, by the rules in order. `topic` stands in for "it",
+    `main` (the company the article is about) for "the company"."""
+    doc, base = sent.doc, sent.start_char
     spans = [(doc[m.start].idx - base, doc[m.end - 1].idx + len(doc[m.end - 1]) - base, m)
              for m in mentions if not is_modifier(doc, m)]
+    ctx = Sentence(sent, sent.text, spans, {m.company: m.kind for _, _, m in spans},
+                   topic, main)
     claimed: list[tuple[int, int]] = []
     found: list[tuple[int, Deal]] = []  # (trigger offset, deal)
-    kinds = {m.company: m.kind for _, _, m in spans}
     # Rules that continue an earlier deal go last, so that the deal they continue is known.
     for rule in sorted(rules.rules, key=lambda r: r.continues):
         if rule.once and any(d.deal_type == rule.deal_type for _, d in found):
             continue
-        for match in rule.regex.finditer(text):
+        for match in rule.regex.finditer(ctx.text):
             start, end = match.start(), match.end()
             if any(start < c_end and c_start < end for c_start, c_end in claimed):
                 continue
-            if rule.veto and rule.veto.search(match.group()):
+            inside = trigger_inside(rule, match, spans)
+            if inside is None:
                 continue
-            inside = [m for s, e, m in spans if start <= s and e <= end]
-            if any(s < end and start < e and not (start <= s and e <= end) for s, e, _ in spans):
-                continue  # a company name straddles the trigger's edge
-            if (inside and not rule.inner_ok) or (rule.needs_inside and not inside):
-                continue
-            sides = fill_slots(sent, spans, start, end)
-            earlier = [d for at, d in sorted(found, key=lambda x: x[0]) if at < start]
-            if rule.continues and earlier:
-                sides["before"] = earlier[-1].acquirer
-            if inside:
-                sides["inside"] = sides["inside_or_after"] = inside[-1].company
-            elif "after" in sides:
-                sides["inside_or_after"] = sides["after"]
-            evidence = text.strip()
-            anaphor = rules.anaphor.search(text[:end])
-            # "it" is the company just spoken of; "the startup", "the company" the one the
-            # article is about.
-            referent = main if anaphor and main and DEFINITE.match(anaphor.group()) \
-                and main.company not in (sides.get("after"), sides.get("inside")) else topic
-            if "before" not in sides and referent and (
-                    anaphor or (rule.topic_ok and rule.topic_ok.search(text))):
-                sides["before"] = referent.company
-                kinds.setdefault(referent.company, referent.kind)
-                if referent.sentence != text.strip():
-                    evidence = f"{referent.sentence} {evidence}"
-            if "after" not in sides and rule.after_anaphor and \
-                    rules.anaphor.match(text[end:].lstrip()):
-                # "Haima, which builds the SUV for the startup": the other company named.
-                other = [m.company for _, _, m in spans if m.company != sides.get("before")]
-                if other or topic:
-                    sides["after"] = other[0] if other else topic.company
+            sides, evidence = sides_of(ctx, rules, rule, start, end, inside, found)
             roles = {role: sides.get(slot) for slot, role in rule.roles.items()}
             acquirer, target = roles.get("acquirer"), roles.get("target")
             if rule.deal_type == "joint_venture":
-                acquirer, target = partners(acquirer, target, spans, text, start,
+                acquirer, target = partners(acquirer, target, spans, ctx.text, start,
                                             topic.company if topic else None)
-            if not acquirer or not target or acquirer == target:
-                continue
-            if rule.requires and not rule.requires.search(text) and not (
-                    rule.maker_kind and kinds.get(target) == rule.maker_kind):
-                continue
-            if rule.gap and blocked(text, end, spans, sides.get("after"), rule.gap):
-                continue
-            if rule.adjacent and not starts_at(text, end, spans, sides.get("after")):
-                continue
-            if rule.possessive and not possessive_after(text, end, spans, sides.get("after")):
-                continue
-            if rule.after_then and not followed_by(text, end, spans, sides.get("after"),
-                                                   rule.after_then):
-                continue
-            if rule.after_not and followed_by(text, end, spans, sides.get("after"),
-                                              rule.after_not):
-                continue
-            if rule.child_after and not child_of(spans, end, sides.get("after"),
-                                                 {acquirer, target}):
+            if not acquirer or not target or acquirer == target \
+                    or not rule_holds(ctx, rule, sides, target, end, {acquirer, target}):
                 continue
             claimed.append((start, end))
-            if rules.denial.search(text[:start]) or negated(sent, start):
+            if rules.denial.search(ctx.text[:start]) or negated(sent, start):
                 continue
-            if rule.deal_type == "joint_venture":
-                acquirer, target = in_order(text, spans, acquirer, target)
-            status = status_of(text, start, end, rules, governors(sent, start, end))
-            year = year_near(text, start, end)
-            pairs = [(acquirer, target)]
-            after_role = rule.roles.get("after")
-            if after_role == "target" and target == sides.get("after"):
-                pairs += [(acquirer, c) for c in coordinated(text, spans, end, target)]
-            elif after_role == "acquirer" and acquirer == sides.get("after"):
-                # "the contract manufacturer behind the G-Class, the Z4 and the Supra"
-                pairs += [(c, target) for c in coordinated(text, spans, end, acquirer)]
-            for one, other in pairs:
-                if one != other:
-                    found.append((start, Deal(acquirer=one, target=other,
-                                              deal_type=rule.deal_type, status=status,
-                                              year=year, evidence=evidence)))
+            found.extend((start, deal) for deal in deals_of(
+                ctx, rules, rule, sides, acquirer, target, start, end, evidence))
     return [d for _, d in sorted(found, key=lambda x: x[0])]
 
 
-def partners(acquirer: str | None, target: str | None, spans: list[tuple[int, int, Mention]],
-             text: str, start: int, topic: str | None) -> tuple[str | None, str | None]:
-    """The two partners of a joint venture, leaving out the venture itself: a company whose
-    parent is named too ("BMW and Great Wall formed Spotlight Automotive"). When the rule's
-    sides miss one, the first two other companies of the sentence stand in."""
-    named = {m.company for _, _, m in spans} | ({topic} if topic else set())
-    venture = {m.company for s, e, m in spans if m.parent and m.parent in named
-               and (s >= start or APPOSED_VENTURE.match(text, e))}
-    if acquirer and target and not {acquirer, target} & venture and acquirer != target:
-        return acquirer, target
-    pair = list(dict.fromkeys(m.company for _, _, m in sorted(spans, key=lambda x: x[0])
-                              if m.company not in venture))
-    if len(pair) == 1 and topic and topic not in pair and topic not in venture:
-        pair.insert(0, topic)  # "In 2020 it formed Foxtron, a joint venture with Yulon"
-    return (pair[0], pair[1]) if len(pair) >= 2 else (None, None)
-
-
-def in_order(text: str, spans: list[tuple[int, int, Mention]], a: str,
-             b: str) -> tuple[str, str]:
-    """Two partners in the order the sentence first names them."""
-    first = {}
-    for s, _, m in sorted(spans, key=lambda x: x[0]):
-        first.setdefault(m.company, s)
-    return (a, b) if first.get(a, 0) <= first.get(b, 0) else (b, a)
-
-
-def coordinated(text: str, spans: list[tuple[int, int, Mention]], end: int,
-                first: str) -> list[str]:
-    """The companies listed after `first`: "joint ventures with SAIC and FAW"."""
-    following = sorted((sp for sp in spans if sp[0] >= end), key=lambda x: x[0])
-    names = [m.company for _, _, m in following]
-    if first not in names:
-        return []
-    i = names.index(first)
-    more, joined = [], False
-    for (_, e, _), (s, e2, m) in zip(following[i:], following[i + 1:], strict=False):
-        joiner = COORDINATION.fullmatch(text[e:s])
-        if not joiner or text[e2:e2 + 2] in ("'s", "’s"):
-            break  # "Yinwang, Huawei's unit" is an apposition, not a list
-        more.append(m.company)
-        joined = joined or not joiner.group().strip().startswith(",") or "and" in joiner.group()
-    # A list ends in "and": "A, B and C"; commas alone are appositions.
-    return [c for c in more if c != first] if joined else []
-
-
-def position_after(end: int, spans: list[tuple[int, int, Mention]],
-                   company: str | None) -> tuple[int, int, Mention] | None:
-    return next((span for span in sorted(spans, key=lambda x: x[0])
-                 if span[0] >= end and span[2].company == company), None)
-
-
-def followed_by(text: str, end: int, spans: list[tuple[int, int, Mention]],
-                company: str | None, pattern: re.Pattern[str]) -> bool:
-    span = position_after(end, spans, company)
-    return span is not None and bool(pattern.match(text, span[1]))
-
-
-def possessive_after(text: str, end: int, spans: list[tuple[int, int, Mention]],
-                     company: str | None) -> bool:
-    span = position_after(end, spans, company)
-    return span is not None and text[span[1]:span[1] + 2] in ("'s", "’s")
-
-
-def child_of(spans: list[tuple[int, int, Mention]], end: int, company: str | None,
-             parents: set[str | None]) -> bool:
-    span = position_after(end, spans, company)
-    return span is not None and span[2].parent in parents
-
-
-def starts_at(text: str, end: int, spans: list[tuple[int, int, Mention]],
-              after: str | None) -> bool:
-    start = next((s for s, _, m in sorted(spans, key=lambda x: x[0])
-                  if s >= end and m.company == after), None)
-    return start is not None and not text[end:start].strip()
-
-
-def blocked(text: str, end: int, spans: list[tuple[int, int, Mention]], after: str | None,
-            gap: re.Pattern[str]) -> bool:
-    """Whether the words between a trigger and the company after it break the link."""
-    start = next((s for s, _, m in sorted(spans, key=lambda x: x[0])
-                  if s >= end and m.company == after), None)
-    return start is not None and bool(gap.search(text[end:start]))
-
-
-def fill_slots(sent: Span, spans: list[tuple[int, int, Mention]], start: int,
-               end: int) -> dict[str, str]:
-    text = sent.text
-    """The companies on each side of a trigger: before, before2, after, after2."""
-    before: list[str] = []
-    subject = subject_company(sent, spans, start)
-    if subject:
-        before.append(subject)
-    for _, _, m in sorted((s for s in spans if s[1] <= start), key=lambda s: -s[1]):
-        if m.company not in before:
-            before.append(m.company)
-    after: list[str] = []
-    following = sorted((s for s in spans if s[0] >= end), key=lambda s: s[0])
-    for i, (_, e, m) in enumerate(following):
-        # "buying Fiat Chrysler's Jeep brand": the side is the possessed company.
-        if i + 1 < len(following) and not after and \
-                POSSESSED.fullmatch(text[e:following[i + 1][0]]):
-            continue
-        if m.company not in after and m.company not in before[:1]:
-            after.append(m.company)
-    sides = {}
-    for slot, names in (("before", before), ("after", after)):
-        if names:
-            sides[slot] = names[0]
-        if len(names) > 1:
-            sides[slot + "2"] = names[1]
-    return sides
-
-
-def trigger_verb(sent: Span, start: int) -> Token | None:
-    """The verb a trigger belongs to (the trigger's own token when it is the verb)."""
-    char = sent.start_char + start
-    token = next((t for t in sent if t.idx >= char), None)
-    if token is None:
+def trigger_inside(rule: Rule, match: re.Match[str], spans: Spans) -> list[Mention] | None:
+    """The companies inside a trigger, or None when the trigger cannot stand."""
+    start, end = match.start(), match.end()
+    if rule.veto and rule.veto.search(match.group()):
         return None
-    verb = token.head if token.dep_ in ("aux", "auxpass") else token
-    for _ in range(3):  # from a noun trigger ("joint venture") up to its verb
-        if verb.pos_ in ("VERB", "AUX") or verb.head is verb:
-            break
-        verb = verb.head
-    return verb
+    inside = [m for s, e, m in spans if start <= s and e <= end]
+    if any(s < end and start < e and not (start <= s and e <= end) for s, e, _ in spans):
+        return None  # a company name straddles the trigger's edge
+    if (inside and not rule.inner_ok) or (rule.needs_inside and not inside):
+        return None
+    return inside
 
 
-def negated(sent: Span, start: int) -> bool:
-    """Whether the parse marks the trigger's verb as negated ("did not buy")."""
-    verb = trigger_verb(sent, start)
-    return verb is not None and any(c.dep_ == "neg" for c in verb.children)
+def sides_of(ctx: Sentence, rules: DealRules, rule: Rule, start: int, end: int,
+             inside: list[Mention], found: list[tuple[int, Deal]]
+             ) -> tuple[dict[str, str], str]:
+    """The company in each slot of a trigger, and the evidence (with the sentence that
+    names an "it", when one stands in)."""
+    text, topic = ctx.text, ctx.topic
+    sides = fill_slots(ctx.sent, ctx.spans, start, end)
+    earlier = [d for at, d in sorted(found, key=lambda x: x[0]) if at < start]
+    if rule.continues and earlier:
+        sides["before"] = earlier[-1].acquirer
+    if inside:
+        sides["inside"] = sides["inside_or_after"] = inside[-1].company
+    elif "after" in sides:
+        sides["inside_or_after"] = sides["after"]
+    evidence = text.strip()
+    anaphor = rules.anaphor.search(text[:end])
+    # "it" is the company just spoken of; "the startup", "the company" the one the
+    # article is about.
+    main = ctx.main
+    referent = main if anaphor and main and DEFINITE.match(anaphor.group()) \
+        and main.company not in (sides.get("after"), sides.get("inside")) else topic
+    if "before" not in sides and referent and (
+            anaphor or (rule.topic_ok and rule.topic_ok.search(text))):
+        sides["before"] = referent.company
+        ctx.kinds.setdefault(referent.company, referent.kind)
+        if referent.sentence != text.strip():
+            evidence = f"{referent.sentence} {evidence}"
+    if "after" not in sides and rule.after_anaphor and \
+            rules.anaphor.match(text[end:].lstrip()):
+        # "Haima, which builds the SUV for the startup": the other company named.
+        other = [m.company for _, _, m in ctx.spans if m.company != sides.get("before")]
+        if other or topic:
+            sides["after"] = other[0] if other else topic.company
+    return sides, evidence
 
 
-def subject_company(sent: Span, spans: list[tuple[int, int, Mention]],
-                    start: int) -> str | None:
-    """The company in the subject of the verb the trigger starts at, if the parse says so."""
-    verb = trigger_verb(sent, start)
-    for _ in range(4):  # up through "X did this and acquired Y", "X signed a deal to buy Y"
-        if verb is None:
-            return None
-        subjects = [c for c in verb.children if c.dep_ in SUBJECTS]
-        for subj in subjects:
-            lo, hi = subj.left_edge.idx, subj.right_edge.idx + len(subj.right_edge)
-            # Only a company before the trigger: "its venture with GAC" has GAC in the
-            # subject's subtree, but as the partner, not the subject.
-            inside = [m for s, e, m in spans
-                      if lo <= sent.start_char + s and sent.start_char + e <= hi and e <= start]
-            head = [m for m in inside if m.start <= subj.i < m.end]
-            if head or inside:
-                return (head or inside)[0].company
-        if subjects and all(subj.pos_ == "PRON" for subj in subjects) \
-                and verb.dep_ in ("ccomp", "conj", "advcl"):
-            # "Avatr said that it has agreed to buy ...": "it" is the reporter.
-            verb = verb.head
-            continue
-        if subjects or verb.dep_ not in CLIMB:
-            return None
-        verb = verb.head
-        while verb.pos_ not in ("VERB", "AUX") and verb.dep_ in CLIMB and verb.head is not verb:
-            verb = verb.head  # from "a deal to buy" up to "signed"
-    return None
+def rule_holds(ctx: Sentence, rule: Rule, sides: dict[str, str], target: str, end: int,
+               pair: set[str]) -> bool:
+    """Whether the sentence meets what the rule asks beyond its trigger."""
+    text, spans, after = ctx.text, ctx.spans, sides.get("after")
+    if rule.requires and not rule.requires.search(text) and not (
+            rule.maker_kind and ctx.kinds.get(target) == rule.maker_kind):
+        return False
+    if rule.gap and blocked(text, end, spans, after, rule.gap):
+        return False
+    if rule.adjacent and not starts_at(text, end, spans, after):
+        return False
+    if rule.possessive and not possessive_after(text, end, spans, after):
+        return False
+    if rule.after_then and not followed_by(text, end, spans, after, rule.after_then):
+        return False
+    if rule.after_not and followed_by(text, end, spans, after, rule.after_not):
+        return False
+    return not (rule.child_after and not child_of(spans, end, after, pair))
+
+
+def deals_of(ctx: Sentence, rules: DealRules, rule: Rule, sides: dict[str, str],
+             acquirer: str, target: str, start: int, end: int, evidence: str) -> list[Deal]:
+    """The deal a trigger states, one per company when the sentence lists several."""
+    text, spans = ctx.text, ctx.spans
+    if rule.deal_type == "joint_venture":
+        acquirer, target = in_order(text, spans, acquirer, target)
+    status = status_of(text, start, end, rules, governors(ctx.sent, start, end))
+    year = year_near(text, start, end)
+    pairs = [(acquirer, target)]
+    after_role = rule.roles.get("after")
+    if after_role == "target" and target == sides.get("after"):
+        pairs += [(acquirer, c) for c in coordinated(text, spans, end, target)]
+    elif after_role == "acquirer" and acquirer == sides.get("after"):
+        # "the contract manufacturer behind the G-Class, the Z4 and the Supra"
+        pairs += [(c, target) for c in coordinated(text, spans, end, acquirer)]
+    return [Deal(acquirer=one, target=other, deal_type=rule.deal_type, status=status,
+                 year=year, evidence=evidence) for one, other in pairs if one != other]
 
 
 def governors(sent: Span, start: int, end: int) -> str:
