@@ -26,6 +26,8 @@ bench: $(STAMP)
 	$(PY) bench/facts.py
 	$(PY) bench/facts.py --gold fixtures/gold/holdout.jsonl
 	$(PY) bench/facts.py --gold fixtures/gold/holdout2.jsonl
+	$(PY) bench/facts.py --gold fixtures/gold/articles.jsonl
+	$(PY) bench/facts.py --gold fixtures/gold/blind4.jsonl
 	$(PY) bench/cleaner.py
 	$(PY) bench/throughput.py
 	$(PY) bench/crawl.py
