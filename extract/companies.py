@@ -108,13 +108,19 @@ class Gazetteer:
         return filter_spans(found)
 
 
+@cache
+def gazetteer_for(nlp: Language, path: Path) -> Gazetteer:
+    """One compiled gazetteer per pipeline and file: both components share it."""
+    return Gazetteer(nlp, path)
+
+
 @Language.factory(
     "ev_gazetteer",
     default_config={"gazetteer": str(PATTERNS / "companies.jsonl"), "merge": False},
 )
 def make_gazetteer_tagger(nlp: Language, name: str, gazetteer: str,
                           merge: bool) -> GazetteerTagger:
-    return GazetteerTagger(Gazetteer(nlp, Path(gazetteer)), merge)
+    return GazetteerTagger(gazetteer_for(nlp, Path(gazetteer)), merge)
 
 
 class GazetteerTagger:
@@ -159,7 +165,7 @@ class GazetteerTagger:
 )
 def make_company_finder(nlp: Language, name: str, gazetteer: str,
                         keep_unknown: bool) -> CompanyFinder:
-    return CompanyFinder(Gazetteer(nlp, Path(gazetteer)), keep_unknown)
+    return CompanyFinder(gazetteer_for(nlp, Path(gazetteer)), keep_unknown)
 
 
 class CompanyFinder:
