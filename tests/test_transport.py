@@ -1,0 +1,153 @@
+"""scraper.transport against a real asyncio server on 127.0.0.1 that misbehaves on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import ssl
+import subprocess
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scraper.transport import Transport
+
+
+class Server:
+    """Paths: /ok/<text>, /close (Connection: close), /hangup (answers, then closes
+    without saying so), /chunked, /gzip, /stall (headers, then nothing), /drop (closes
+    without an answer)."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.requests: list[str] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                path = head.split(b" ", 2)[1].decode()
+                self.requests.append(path)
+                if path == "/drop":
+                    return
+                if path == "/stall":
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+                    await asyncio.sleep(1)
+                    return
+                if path == "/chunked":
+                    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+                    continue
+                body, extra = path.encode(), b""
+                if path == "/gzip":
+                    body, extra = gzip.compress(b"unzipped " * 100), b"Content-Encoding: gzip\r\n"
+                if path == "/close":
+                    extra = b"Connection: close\r\n"
+                writer.write(b"HTTP/1.1 200 OK\r\n" + extra + b"Content-Length: "
+                             + str(len(body)).encode() + b"\r\n\r\n" + body)
+                await writer.drain()
+                if path in ("/close", "/hangup"):
+                    return
+        finally:
+            writer.close()
+
+
+def run(test: Callable[[str, Server], Awaitable[None]],
+        tls: ssl.SSLContext | None = None) -> Server:
+    server = Server()
+
+    async def main() -> None:
+        listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=tls)
+        port = listener.sockets[0].getsockname()[1]
+        async with listener:
+            await test(f"{'https' if tls else 'http'}://127.0.0.1:{port}", server)
+
+    asyncio.run(main())
+    return server
+
+
+def test_one_connection_carries_many_requests() -> None:
+    async def test(base: str, server: Server) -> None:
+        async with httpx.AsyncClient(transport=Transport()) as client:
+            bodies = [(await client.get(f"{base}/ok/{i}")).text for i in range(5)]
+        assert bodies == [f"/ok/{i}" for i in range(5)]
+
+    assert run(test).connections == 1
+
+
+def test_a_closed_connection_is_replaced() -> None:
+    async def test(base: str, server: Server) -> None:
+        async with httpx.AsyncClient(transport=Transport()) as client:
+            for path in ("/close", "/ok/a", "/hangup", "/ok/b"):
+                response = await client.get(base + path)
+                assert (response.status_code, response.text) == (200, path)
+                await asyncio.sleep(0.05)  # the hang-up reaches the client
+
+    server = run(test)
+    assert server.connections == 3  # /close and /hangup each end theirs
+    assert server.requests == ["/close", "/ok/a", "/hangup", "/ok/b"]
+
+
+def test_chunked_and_gzip_bodies_are_decoded() -> None:
+    async def test(base: str, server: Server) -> None:
+        async with httpx.AsyncClient(transport=Transport()) as client:
+            assert (await client.get(base + "/chunked")).text == "hello world"
+            assert (await client.get(base + "/gzip")).text == "unzipped " * 100
+            assert (await client.get(base + "/ok/after")).text == "/ok/after"
+
+    assert run(test).connections == 1
+
+
+def test_failures_are_httpx_errors_and_the_next_request_works(closed_port: int) -> None:
+    async def test(base: str, server: Server) -> None:
+        async with httpx.AsyncClient(transport=Transport(), timeout=0.3) as client:
+            with pytest.raises(httpx.ReadTimeout):
+                await client.get(base + "/stall")
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get(base + "/drop")
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"http://127.0.0.1:{closed_port}/")
+            assert (await client.get(base + "/ok/fine")).text == "/ok/fine"
+
+    run(test)
+
+
+def test_new_connections_are_traced_once_each() -> None:
+    events: list[str] = []
+
+    async def trace(event: str, info: dict) -> None:
+        events.append(event)
+
+    async def test(base: str, server: Server) -> None:
+        async with httpx.AsyncClient(transport=Transport()) as client:
+            for _ in range(3):
+                await client.get(base + "/ok/x", extensions={"trace": trace})
+
+    run(test)
+    assert events.count("connection.connect_tcp.complete") == 1
+    assert events.count("http11.send_request_headers.started") == 3
+
+
+def test_tls_is_verified(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_side.load_cert_chain(cert, key)
+    trusting = ssl.create_default_context(cafile=str(cert))
+
+    async def test(base: str, server: Server) -> None:
+        async with httpx.AsyncClient(transport=Transport(verify=trusting)) as client:
+            assert (await client.get(base + "/ok/secure")).text == "/ok/secure"
+        async with httpx.AsyncClient(transport=Transport()) as client:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await client.get(base + "/ok/untrusted")
+
+    assert run(test, tls=server_side).requests == ["/ok/secure"]
