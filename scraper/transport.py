@@ -7,8 +7,9 @@ and each pause lets every other ready request run first. When ten hosts' answers
 together, each one then waits for all ten to be processed, about 2 ms per request at
 50 ms latency: 4% of the crawl's speed with one connection per host. Here the protocol
 is still httpcore's (`AsyncHTTP11Connection`, h11 underneath); the sockets are asyncio
-streams, which read buffered data without pausing, and the pool is a list of idle
-connections per origin (the crawl's own `Gate` already limits how many run at once).
+streams, which read buffered data without pausing; the pool is a list of idle
+connections per origin (the crawl's own `Gate` already limits how many run at once), so
+the connections need no lock of their own. Measured by `bench/crawl.py`.
 
 Proxies are not this transport's business: httpx mounts its own proxy transports for the
 URLs the environment's proxy settings cover, and sends only the others here.
@@ -91,6 +92,28 @@ class Stream(AsyncNetworkStream):
                                            "server_addr": "peername"}.get(info, info))
 
 
+class Unlocked:
+    """Stands in for a connection's state lock, which this pool never contends."""
+
+    async def __aenter__(self) -> Unlocked:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class Connection(httpcore.AsyncHTTP11Connection):
+    """httpcore's HTTP/1.1 connection without its state lock. The lock is there for pools
+    that may hand one connection to two requests; this one never does (a connection is
+    either in the idle list or held by one request until its body is closed), and taking
+    the lock pauses the task twice per request. `tests/test_transport.py` checks that
+    httpcore still names the lock this way."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._state_lock = Unlocked()  # type: ignore[assignment]
+
+
 class Transport(httpx.AsyncBaseTransport):
     """HTTP/1.1 over keep-alive connections, reused per origin (scheme, host, port)."""
 
@@ -165,7 +188,7 @@ class Transport(httpx.AsyncBaseTransport):
         trace = extensions.get("trace")
         if trace is not None:  # as httpcore's own pool reports a new connection
             await trace("connection.connect_tcp.complete", {"return_value": None})
-        return httpcore.AsyncHTTP11Connection(
+        return Connection(
             origin=httpcore.Origin(scheme, host, port), stream=Stream(reader, writer),
             keepalive_expiry=KEEPALIVE_EXPIRY)
 
@@ -186,6 +209,7 @@ class Body(httpx.AsyncByteStream):
                  response: httpcore.Response) -> None:
         self.transport, self.origin, self.connection = transport, origin, connection
         self.response = response
+        self.closed = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
@@ -195,6 +219,9 @@ class Body(httpx.AsyncByteStream):
             raise as_httpx(exc) from exc
 
     async def aclose(self) -> None:
+        if self.closed:  # released once, or two requests could share the connection
+            return
+        self.closed = True
         try:
             await self.response.aclose()
         finally:

@@ -9,10 +9,11 @@ import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import httpcore
 import httpx
 import pytest
 
-from scraper.transport import Transport
+from scraper.transport import Connection, Transport, Unlocked
 
 
 class Server:
@@ -151,3 +152,25 @@ def test_tls_is_verified(tmp_path: Path) -> None:
                 await client.get(base + "/ok/untrusted")
 
     assert run(test, tls=server_side).requests == ["/ok/secure"]
+
+
+def test_a_body_closed_twice_returns_its_connection_once() -> None:
+    async def test(base: str, server: Server) -> None:
+        transport = Transport()
+        async with httpx.AsyncClient(transport=transport) as client:
+            response = await client.get(base + "/ok/once")
+            await response.stream.aclose()  # httpx already closed it once
+            assert [len(idle) for idle in transport.idle.values()] == [1]
+
+    run(test)
+
+
+def test_httpcore_still_names_the_lock_we_replace() -> None:
+    # The transport swaps httpcore's per-connection state lock for a no-op (see
+    # scraper/transport.py). If httpcore renames it, this fails instead of the crawl
+    # silently getting slower.
+    origin = httpcore.Origin(b"http", b"127.0.0.1", 80)
+    theirs = httpcore.AsyncHTTP11Connection(origin=origin, stream=None)  # type: ignore[arg-type]
+    ours = Connection(origin=origin, stream=None)  # type: ignore[arg-type]
+    assert type(theirs._state_lock).__name__ == "AsyncLock"
+    assert isinstance(ours._state_lock, Unlocked)
