@@ -26,7 +26,7 @@ from scraper.politeness import Gate, Host, RobotsDisallowed, backoff, parse_robo
 from scraper.records import FetchedPage
 from scraper.settings import Settings
 from scraper.state import State, header_map
-from scraper.transport import Transport
+from scraper.transport import crawl_transport
 from scraper.urls import absolute, host_of, url_key
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -69,7 +69,7 @@ class Fetcher:
                          settings.concurrency, settings.host_budget)
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-            follow_redirects=False, transport=Transport(),
+            follow_redirects=False, transport=crawl_transport(),
             headers={"User-Agent": settings.agent,
                      "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,"
                                "*/*;q=0.1"})

@@ -11,14 +11,16 @@ streams, which read buffered data without pausing; the pool is a list of idle
 connections per origin (the crawl's own `Gate` already limits how many run at once), so
 the connections need no lock of their own. Measured by `bench/crawl.py`.
 
-Proxies are not this transport's business: httpx mounts its own proxy transports for the
-URLs the environment's proxy settings cover, and sends only the others here.
+Proxies are not handled here: when the environment names one (HTTP_PROXY, HTTPS_PROXY,
+ALL_PROXY), `crawl_transport` returns None and the client keeps httpx's default
+transport, which honours them (httpx ignores them once a transport is given).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import urllib.request
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
@@ -226,3 +228,11 @@ class Body(httpx.AsyncByteStream):
             await self.response.aclose()
         finally:
             self.transport.release(self.origin, self.connection)
+
+
+def crawl_transport() -> Transport | None:
+    """Our transport, or None (httpx's default) when the environment names a proxy."""
+    proxies = urllib.request.getproxies()
+    if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
+        return None
+    return Transport()

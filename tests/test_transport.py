@@ -13,7 +13,7 @@ import httpcore
 import httpx
 import pytest
 
-from scraper.transport import Connection, Transport, Unlocked
+from scraper.transport import Connection, Transport, Unlocked, crawl_transport
 
 
 class Server:
@@ -174,3 +174,13 @@ def test_httpcore_still_names_the_lock_we_replace() -> None:
     ours = Connection(origin=origin, stream=None)  # type: ignore[arg-type]
     assert type(theirs._state_lock).__name__ == "AsyncLock"
     assert isinstance(ours._state_lock, Unlocked)
+
+
+def test_a_proxy_in_the_environment_keeps_httpx_transport(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                 "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert isinstance(crawl_transport(), Transport)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    assert crawl_transport() is None
