@@ -38,6 +38,8 @@ DETERMINERS = {"The", "A", "An", "Its", "Their", "This", "That", "These", "Our",
 # A sentence that speaks of the plant named just before: "It can build ...".
 PLANT_ANAPHOR = re.compile(r"(?:it|the\s+(?:\w+\s+)?(?:plant|factory|facility|site|base|works))\b",
                            re.I)
+# "Vingroup's car unit said ...": the company named is the parent of the one speaking.
+CHILD_OF = re.compile(r"['’]s\s+(?:[\w-]+\s+){0,2}?(?:unit|arm|subsidiary|division|affiliate)\b")
 RELATIVE_START = re.compile(r"(?:which|who|that|having|with|after|as)\b", re.I)
 # "the first (phase)", but not "a second factory", which is a plant of its own.
 ORDINAL = re.compile(r"\b(?:first|second|third|fourth|initial|next|later|final)\b"
@@ -148,7 +150,8 @@ def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
     # the plant the sentence is about, nor does one that only qualifies ("Geely-owned").
     mentions = [m for m in mentions
                 if not any(t.dep_ in ("relcl", "acl") for t in doc[m.start].ancestors)
-                and not is_modifier(doc, m)]
+                and not is_modifier(doc, m)
+                and not CHILD_OF.match(doc.text, doc[m.end - 1].idx + len(doc[m.end - 1]))]
     lo, hi = next(((a, b) for a, b in spans if a <= at < b), (0, len(sent.text)))
     if RELATIVE_START.match(sent.text, lo):
         # "X's plant, which it bought from Y, can build ...": the relative clause's
