@@ -157,10 +157,23 @@ def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
         # "X's plant, which it bought from Y, can build ...": the relative clause's
         # company is not the owner.
         lo, hi = 0, len(sent.text)
+    # "... 500,000 a year, adding models from Kia": a company after the figure that only
+    # follows a preposition does not own the plant.
+    mentions = [m for m in mentions
+                if doc[m.start].idx - sent.start_char < at or not object_of_preposition(doc, m)]
     in_clause = [m for m in mentions if lo <= doc[m.start].idx - sent.start_char < hi]
     if in_clause:
         return subject_of(sent, in_clause)
     return subject_of(sent, mentions) if mentions else None
+
+
+def object_of_preposition(doc: Doc, mention: Mention) -> bool:
+    """'from Kia', 'from Kia and Genesis': the mention (or the list it is in) is the object
+    of a preposition."""
+    token = doc[mention.end - 1]
+    while token.dep_ == "conj" and token.head is not token:
+        token = token.head
+    return token.dep_ == "pobj"
 
 
 def plant_owner(sents: list[Span], i: int, mentions: list[Mention],
