@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -121,10 +121,13 @@ class DealFinder:
         deals: list[Deal] = []
         topic: Antecedent | None = None
         main = self.main_antecedent(doc, mentions)
-        for sent in doc.sents:
+        sents = list(doc.sents)
+        for i, sent in enumerate(sents):
             in_sent = [m for m in mentions if sent.start <= m.start < sent.end]
             if in_sent:
-                deals.extend(find_deals(sent, in_sent, self.rules, topic, main))
+                found = find_deals(sent, in_sent, self.rules, topic, main)
+                following = sents[i + 1].text if i + 1 < len(sents) else ""
+                deals.extend(dated(d, sent.text, following, deals) for d in found)
                 if topic and self.anaphoric_subject(sent, in_sent):
                     continue  # "The German group ..." still speaks of the same company
                 subject = subject_of(sent, in_sent)
@@ -339,6 +342,34 @@ def status_of(text: str, start: int, end: int, rules: DealRules, governing: str 
         if regex.search(window):
             return status
     return "completed"
+
+
+# "The purchase was announced on Dec. 27, 2017.": the next sentence dates the deal.
+DATES_BACK = re.compile(r"\s*(?:The|This|That)\s+(?:[\w-]+\s+){0,2}?(?:deal|purchase|acquisition|"
+                        r"holding|stake|agreement|transaction|takeover|investment|venture|"
+                        r"partnership|pact|sale|tie-up|accord)\b")
+# "Under the agreement, ...": part of the deal the text gave before. ("also" is not
+# enough: "Tesla is also in talks with CATL" is a deal of its own.)
+REFERS_BACK = re.compile(r"\b(?:under\s+the\s+(?:agreement|deal|terms|pact|plan|accord)|"
+                         r"as\s+part\s+of\s+the\s+(?:deal|agreement|transaction|plan|accord))\b",
+                         re.I)
+
+
+def dated(deal: Deal, sentence: str, following: str, earlier: list[Deal]) -> Deal:
+    """A deal whose own sentence gives no year takes one from the sentence after it when
+    that one speaks of the deal ("The purchase was announced on ..."), or from the deal
+    before it when its sentence says it is part of that one ("Under the agreement ...
+    will also ..."), with that deal's status when it was agreed and this one only planned."""
+    if deal.year is not None:
+        return deal
+    if DATES_BACK.match(following) and (year := year_near(following, 0, 0)):
+        return replace(deal, year=year)
+    before = next((d for d in reversed(earlier) if d.year is not None), None)
+    if before is not None and REFERS_BACK.search(sentence):
+        status = "agreed" if (before.status, deal.status) == ("agreed", "planned") \
+            else deal.status
+        return replace(deal, year=before.year, status=status)
+    return deal
 
 
 def year_near(text: str, start: int, end: int) -> int | None:
