@@ -359,16 +359,19 @@ def dated(deal: Deal, sentence: str, following: str, earlier: list[Deal]) -> Dea
     """A deal whose own sentence gives no year takes one from the sentence after it when
     that one speaks of the deal ("The purchase was announced on ..."), or from the deal
     before it when its sentence says it is part of that one ("Under the agreement ...
-    will also ..."), with that deal's status when it was agreed and this one only planned."""
+    will also ..."), with that deal's status when it was agreed and this one only planned.
+    The evidence then shows the sentence the year comes from."""
     if deal.year is not None:
         return deal
     if DATES_BACK.match(following) and (year := year_near(following, 0, 0)):
-        return replace(deal, year=year)
+        return replace(deal, year=year, evidence=f"{deal.evidence} {following.strip()}")
     before = next((d for d in reversed(earlier) if d.year is not None), None)
     if before is not None and REFERS_BACK.search(sentence):
         status = "agreed" if (before.status, deal.status) == ("agreed", "planned") \
             else deal.status
-        return replace(deal, year=before.year, status=status)
+        evidence = deal.evidence if str(before.year) in deal.evidence \
+            else f"{before.evidence} {deal.evidence}"
+        return replace(deal, year=before.year, status=status, evidence=evidence)
     return deal
 
 
