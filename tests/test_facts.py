@@ -238,7 +238,15 @@ def test_an_article_the_pipeline_fails_on_is_its_own_failure() -> None:
     assert "ValueError: cannot read this" in failed[0][1].message
 
 
-@pytest.mark.parametrize("name", ["holdout", "holdout2", "articles", "blind4"])
+# Floors (companies, deals, capacities F1) a little under each set's figures today.
+HELD_OUT_FLOORS = {
+    "holdout": (0.95, 0.78, 0.90), "holdout2": (0.95, 0.78, 0.90),
+    "articles": (0.95, 0.78, 0.90), "blind4": (0.95, 0.78, 0.90),
+    "blind5": (0.93, 0.66, 0.78), "blind6": (0.96, 0.82, 0.84),
+}
+
+
+@pytest.mark.parametrize("name", list(HELD_OUT_FLOORS))
 def test_held_out_sets_do_not_regress(name: str) -> None:
     """The sets written blind to the rules (see README, Measured): a floor under today's
     figures, so that a rule tuned to the development set cannot quietly cost real text."""
@@ -253,5 +261,6 @@ def test_held_out_sets_do_not_regress(name: str) -> None:
     capacities = f1([{(c["company"], c["units_per_year"]) for c in i["capacities"]}
                      for i in items],
                     [{(c.company, c.units_per_year) for c in f.capacities} for f in got])
-    assert companies >= 0.95 and deals >= 0.78 and capacities >= 0.90, \
-        (companies, deals, capacities)
+    floor_companies, floor_deals, floor_capacities = HELD_OUT_FLOORS[name]
+    assert companies >= floor_companies and deals >= floor_deals \
+        and capacities >= floor_capacities, (companies, deals, capacities)
