@@ -50,6 +50,12 @@ EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
 )
 
 
+# A reused connection that fails like this before any answer was closed by the server
+# while idle; an idempotent request is then sent again, once, on a new connection.
+STALE = (httpcore.RemoteProtocolError, httpcore.ReadError, httpcore.WriteError)
+IDEMPOTENT = {"GET", "HEAD", "OPTIONS"}
+
+
 def as_httpx(exc: Exception) -> Exception:
     for theirs, ours in EXCEPTIONS:
         if isinstance(exc, theirs):
@@ -138,14 +144,27 @@ class Transport(httpx.AsyncBaseTransport):
             headers=request.headers.raw, content=request.stream,
             extensions=request.extensions)
         connection = await self.reuse(origin)
-        try:
-            if connection is None:
-                connection = await self.connect(origin, request.extensions)
-            response = await connection.handle_async_request(core)
-        except Exception as exc:  # noqa: BLE001 - mapped and re-raised
-            if connection is not None:
+        if connection is not None:
+            try:
+                response = await connection.handle_async_request(core)
+            except STALE as exc:
                 await connection.aclose()
-            raise as_httpx(exc) from exc
+                if request.method not in IDEMPOTENT:
+                    raise as_httpx(exc) from exc
+                # Most likely the server closed the idle connection as we sent on it (its
+                # keep-alive timeout ran out): not the request's fault. Once more, anew.
+                connection = None
+            except Exception as exc:  # noqa: BLE001 - mapped and re-raised
+                await connection.aclose()
+                raise as_httpx(exc) from exc
+        if connection is None:
+            try:
+                connection = await self.connect(origin, request.extensions)
+                response = await connection.handle_async_request(core)
+            except Exception as exc:  # noqa: BLE001 - mapped and re-raised
+                if connection is not None:
+                    await connection.aclose()
+                raise as_httpx(exc) from exc
         return httpx.Response(status_code=response.status, headers=response.headers,
                               stream=Body(self, origin, connection, response),
                               extensions=response.extensions)

@@ -18,8 +18,9 @@ from scraper.transport import Connection, Transport, Unlocked, crawl_transport
 
 class Server:
     """Paths: /ok/<text>, /close (Connection: close), /hangup (answers, then closes
-    without saying so), /chunked, /gzip, /stall (headers, then nothing), /drop (closes
-    without an answer)."""
+    without saying so), /last (answers, then drops the next request on the connection,
+    as a server whose keep-alive timeout runs out just then), /chunked, /gzip, /stall
+    (headers, then nothing), /drop (closes without an answer)."""
 
     def __init__(self) -> None:
         self.connections = 0
@@ -27,16 +28,18 @@ class Server:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        last = False
         try:
             while True:
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
-                path = head.split(b" ", 2)[1].decode()
-                self.requests.append(path)
-                if path == "/drop":
+                method, path = head.decode().split(" ", 2)[:2]
+                self.requests.append(path if method == "GET" else f"{method} {path}")
+                if path == "/drop" or last:
                     return
+                last = path == "/last"
                 if path == "/stall":
                     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
                     await asyncio.sleep(1)
@@ -184,3 +187,18 @@ def test_a_proxy_in_the_environment_keeps_httpx_transport(
     assert isinstance(crawl_transport(), Transport)
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
     assert crawl_transport() is None
+
+
+def test_a_connection_closed_while_idle_is_retried_once_for_a_get() -> None:
+    async def test(base: str, server: Server) -> None:
+        async with httpx.AsyncClient(transport=Transport()) as client:
+            assert (await client.get(base + "/last")).text == "/last"
+            # The next request on that connection is dropped: sent again on a new one.
+            assert (await client.get(base + "/ok/again")).text == "/ok/again"
+            assert (await client.get(base + "/last")).text == "/last"
+            with pytest.raises(httpx.RemoteProtocolError):  # not for a POST
+                await client.post(base + "/ok/posted", content=b"x")
+
+    server = run(test)
+    assert server.requests == ["/last", "/ok/again", "/ok/again", "/last", "POST /ok/posted"]
+    assert server.connections == 2
