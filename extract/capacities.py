@@ -147,20 +147,20 @@ def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
     if len(owners) == 1:
         return owners.pop()
     # A company inside a relative clause ("the plant that it runs with JAC") does not own
-    # the plant the sentence is about, nor does one that only qualifies ("Geely-owned").
+    # the plant the sentence is about, nor does one that only qualifies ("Geely-owned"),
+    # the parent of the one speaking ("Vingroup's car unit said"), or one after the figure
+    # that only follows a preposition ("... 500,000 a year, adding models from Kia").
     mentions = [m for m in mentions
                 if not any(t.dep_ in ("relcl", "acl") for t in doc[m.start].ancestors)
                 and not is_modifier(doc, m)
-                and not CHILD_OF.match(doc.text, doc[m.end - 1].idx + len(doc[m.end - 1]))]
+                and not CHILD_OF.match(doc.text, doc[m.end - 1].idx + len(doc[m.end - 1]))
+                and (doc[m.start].idx - sent.start_char < at
+                     or not object_of_preposition(doc, m))]
     lo, hi = next(((a, b) for a, b in spans if a <= at < b), (0, len(sent.text)))
     if RELATIVE_START.match(sent.text, lo):
         # "X's plant, which it bought from Y, can build ...": the relative clause's
         # company is not the owner.
         lo, hi = 0, len(sent.text)
-    # "... 500,000 a year, adding models from Kia": a company after the figure that only
-    # follows a preposition does not own the plant.
-    mentions = [m for m in mentions
-                if doc[m.start].idx - sent.start_char < at or not object_of_preposition(doc, m)]
     in_clause = [m for m in mentions if lo <= doc[m.start].idx - sent.start_char < hi]
     if in_clause:
         return subject_of(sent, in_clause)
@@ -171,7 +171,7 @@ def object_of_preposition(doc: Doc, mention: Mention) -> bool:
     """'from Kia', 'from Kia and Genesis': the mention (or the list it is in) is the object
     of a preposition."""
     token = doc[mention.end - 1]
-    while token.dep_ == "conj" and token.head is not token:
+    while token.dep_ == "conj":
         token = token.head
     return token.dep_ == "pobj"
 

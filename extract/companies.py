@@ -143,9 +143,8 @@ class GazetteerTagger:
                 for span in spans:
                     if len(span) > 1:
                         retokenizer.merge(span, attrs={"TAG": "NNP", "POS": "PROPN"})
-            spans = [Span(doc, doc.char_span(s.start_char, s.end_char).start,
-                          doc.char_span(s.start_char, s.end_char).end, label="ORG",
-                          kb_id=s.kb_id_) for s in spans]
+            spans = [doc.char_span(s.start_char, s.end_char, label="ORG", kb_id=s.kb_id_)
+                     for s in spans]
         else:
             for span in spans:
                 for token in span[1:]:

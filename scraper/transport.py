@@ -144,27 +144,21 @@ class Transport(httpx.AsyncBaseTransport):
             headers=request.headers.raw, content=request.stream,
             extensions=request.extensions)
         connection = await self.reuse(origin)
-        if connection is not None:
+        resend = connection is not None and request.method in IDEMPOTENT
+        while True:
             try:
+                if connection is None:
+                    connection = await self.connect(origin, request.extensions)
                 response = await connection.handle_async_request(core)
-            except STALE as exc:
-                await connection.aclose()
-                if request.method not in IDEMPOTENT:
-                    raise as_httpx(exc) from exc
-                # Most likely the server closed the idle connection as we sent on it (its
-                # keep-alive timeout ran out): not the request's fault. Once more, anew.
-                connection = None
-            except Exception as exc:  # noqa: BLE001 - mapped and re-raised
-                await connection.aclose()
-                raise as_httpx(exc) from exc
-        if connection is None:
-            try:
-                connection = await self.connect(origin, request.extensions)
-                response = await connection.handle_async_request(core)
+                break
             except Exception as exc:  # noqa: BLE001 - mapped and re-raised
                 if connection is not None:
                     await connection.aclose()
-                raise as_httpx(exc) from exc
+                if not (resend and isinstance(exc, STALE)):
+                    raise as_httpx(exc) from exc
+                # Most likely the server closed the idle connection as we sent on it (its
+                # keep-alive timeout ran out): not the request's fault. Once more, anew.
+                connection, resend = None, False
         return httpx.Response(status_code=response.status, headers=response.headers,
                               stream=Body(self, origin, connection, response),
                               extensions=response.extensions)

@@ -21,6 +21,8 @@ from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.server import running
+
 # (company, city, units a year, year, counterpart, deal sentence or "")
 FACTS = [
     ("Nio", "Hefei", 300000, 2027, "JAC",
@@ -213,15 +215,9 @@ def serve_site(host: str = "127.0.0.1", site: Site | None = None) -> Iterator[Si
     site = site or Site()
     server = ThreadingHTTPServer((host, 0), make_handler(site))
     server.daemon_threads = True
-    site.base = f"http://{host}:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(server) as base:
+        site.base = base
         yield site
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 if __name__ == "__main__":  # serve it by hand: python -m tests.crawlsite

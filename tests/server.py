@@ -97,15 +97,22 @@ def make_handler(served: Served) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve(root: Path) -> Iterator[Served]:
-    served = Served(root=root)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(served))
-    served.base = f"http://127.0.0.1:{server.server_address[1]}"
+def running(server: ThreadingHTTPServer) -> Iterator[str]:
+    """Serve in a background thread; yields the base URL, shuts down afterwards."""
+    host, port = server.server_address[:2]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield served
+        yield f"http://{host}:{port}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@contextmanager
+def serve(root: Path) -> Iterator[Served]:
+    served = Served(root=root)
+    with running(ThreadingHTTPServer(("127.0.0.1", 0), make_handler(served))) as base:
+        served.base = base
+        yield served
