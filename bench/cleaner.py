@@ -7,7 +7,7 @@ The data (181 real pages, ground truth and the scorer, `score.py`) lives beside 
 repository in ../shared/benchmarks/article-extraction/, never inside it; --data points
 elsewhere. In one run, page by page, it runs
 
-- ours: `extract.clean.clean` on a `FetchedPage` built from the page's bytes, with the
+- ours: `extract.clean.clean` on a `Page` built from the page's bytes, with the
   generic site profile (a page where it raises CleanError is an empty prediction);
 - the baseline, trafilatura alone: `trafilatura.extract(html, include_comments=False,
   favor_precision=True)`, its best setting on this benchmark;
@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 import trafilatura  # noqa: E402
 
 from extract.clean import clean  # noqa: E402
-from scraper.errors import CleanError  # noqa: E402
-from scraper.records import FetchedPage  # noqa: E402
+from extract.errors import CleanError  # noqa: E402
+from extract.records import Page  # noqa: E402
 from scraper.sites import GENERIC  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "benchmarks" / "article-extraction"
@@ -58,7 +58,7 @@ def load_scorer(data: Path) -> ModuleType:
 
 def ours(page_id: str, url: str, content: bytes) -> str:
     """Our cleaner's article text for one page ("" when it finds no story)."""
-    page = FetchedPage(input=page_id, url=url, status=200,
+    page = Page(input=page_id, url=url, status=200,
                        headers=(("content-type", "text/html; charset=utf-8"),),
                        content=content, fetched_at="2019-11-01T00:00:00+00:00")
     try:

@@ -7,7 +7,7 @@ its own process, so CPU time and peak memory are its own. Runs, in this order:
 
   sequential  a plain httpx.Client loop over the 1,000 URLs (the baseline)
   async       for reference: httpx.AsyncClient, one coroutine per host, nothing else
-  ours        scraper.afetch.Fetcher, one connection per host, no delay
+  ours        scraper.fetch.fetcher.Fetcher, one connection per host, no delay
   ours+delay  the same with a 0.2 s per-host delay (floor: 100 pages/host * 0.2 s = 20 s)
   memory      ours over 10,000 URLs (server latency 0) for peak memory
 
@@ -168,8 +168,8 @@ def naive_async(port: int, pages: int) -> int:
 
 
 def ours(port: int, pages: int, delay: float) -> int:
-    from scraper.afetch import Fetcher
-    from scraper.settings import Settings
+    from scraper.core.settings import Settings
+    from scraper.fetch.fetcher import Fetcher
 
     settings = Settings(crawl_delay=delay, host_concurrency=1, concurrency=16, retries=1)
     done = 0
@@ -191,7 +191,7 @@ def client(kind: str, port: int, pages: int, delay: float) -> None:
     # Imports are start-up cost, not per-page cost: load them before the clocks start.
     import httpx  # noqa: F401
 
-    import scraper.afetch  # noqa: F401
+    import scraper.fetch.fetcher  # noqa: F401
 
     cpu, wall = time.process_time(), time.perf_counter()
     if kind == "sequential":

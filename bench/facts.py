@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 import spacy  # noqa: E402
 
-from extract.companies import load_gazetteer  # noqa: E402
-from extract.facts import facts_from_doc  # noqa: E402
-from extract.nlp import EXCLUDE, load_pipeline, resolve_model  # noqa: E402
+from extract.nlp.companies import load_gazetteer  # noqa: E402
+from extract.nlp.facts import facts_from_doc  # noqa: E402
+from extract.nlp.pipeline import EXCLUDE, load_pipeline, resolve_model  # noqa: E402
 
 
 class Score:

@@ -25,28 +25,28 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_DATA = ROOT.parent / "shared" / "benchmarks" / "article-extraction"
 
 from extract.clean import clean  # noqa: E402
-from extract.facts import extract_many  # noqa: E402
-from extract.nlp import EXCLUDE, load_pipeline, resolve_model  # noqa: E402
-from scraper.errors import CleanError  # noqa: E402
-from scraper.fetch import now_utc  # noqa: E402
-from scraper.records import FetchedPage  # noqa: E402
+from extract.errors import CleanError  # noqa: E402
+from extract.nlp.facts import extract_many  # noqa: E402
+from extract.nlp.pipeline import EXCLUDE, load_pipeline, resolve_model  # noqa: E402
+from extract.records import Page  # noqa: E402
+from scraper.core.records import now_utc  # noqa: E402
 
 _worker_nlp = None
 TASK_PAGES = 6
 
 
-def pages(data: Path) -> list[FetchedPage]:
+def pages(data: Path) -> list[Page]:
     out = []
     for path in sorted((data / "html").glob("*.html.gz")):
         content = gzip.decompress(path.read_bytes())
-        out.append(FetchedPage(input=str(path), url=f"https://bench.example/{path.name[:16]}/",
+        out.append(Page(input=str(path), url=f"https://bench.example/{path.name[:16]}/",
                                status=200, headers=(("content-type",
                                                      "text/html; charset=utf-8"),),
                                content=content, fetched_at=now_utc()))
     return out
 
 
-def cleaned(batch: list[FetchedPage]) -> list:
+def cleaned(batch: list[Page]) -> list:
     """The articles of the pages that have one."""
     articles = []
     for page in batch:
@@ -57,7 +57,7 @@ def cleaned(batch: list[FetchedPage]) -> list:
     return articles
 
 
-def full_stage(nlp, batch: list[FetchedPage], batch_size: int) -> tuple[int, int]:
+def full_stage(nlp, batch: list[Page], batch_size: int) -> tuple[int, int]:
     """Clean and extract a batch of pages; return (articles, words)."""
     articles = cleaned(batch)
     words = sum(a.word_count for a in articles)
@@ -71,7 +71,7 @@ def init_worker(model: str) -> None:
     _worker_nlp = load_pipeline(model)
 
 
-def work(args: tuple[list[FetchedPage], int]) -> tuple[int, int]:
+def work(args: tuple[list[Page], int]) -> tuple[int, int]:
     batch, batch_size = args
     return full_stage(_worker_nlp, batch, batch_size)
 

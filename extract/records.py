@@ -1,15 +1,38 @@
-"""Records that cross the clean, extract and export boundaries."""
+"""The library's records: a `Page` goes in, an `Article` and its `Facts` come out.
+
+Frozen dataclasses, the lowest layer of `extract` (they import nothing of ours).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timezone
 
 
 def article_id(canonical_url: str) -> str:
     """A stable short hash of the canonical URL."""
     return hashlib.sha1(canonical_url.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One fetched (or read) page, exactly as it came: bytes, not text."""
+
+    input: str  # what the user gave: a URL, a path, a file:// URL
+    url: str  # the final URL after redirects (file:// for local files)
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    content: bytes
+    fetched_at: str  # ISO 8601, UTC
+    redirects: tuple[str, ...] = field(default=())
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
 
 
 @dataclass(frozen=True)

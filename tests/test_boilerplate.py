@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lxml import html as lxml_html
 
-from extract import boilerplate
+from extract.clean import boilerplate
 
 STORY = (
     "<p>Nio has agreed to buy the two Hefei plants that JAC has run for it since 2018, "

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from extract.clean import clean
-from scraper.fetch import fetch
-from scraper.settings import Settings
+from scraper.core.settings import Settings
+from scraper.fetch.fetcher import fetch_page as fetch
 from scraper.sites import profile_for
 from tests.conftest import expected_pages, html_of, load_expected
 

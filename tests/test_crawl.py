@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from scraper.crawl import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, main
+from scraper.app.cli import main as cli_main
 from tests.crawlsite import DISALLOWED_DAY, Site, serve_site
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+
+
+def main(argv: list[str]) -> int:
+    """`python -m scraper crawl ARGV`, in this process."""
+    return cli_main(["crawl", *argv])
 
 FAST = """\
 crawl_delay = 0.0
@@ -66,6 +73,8 @@ def test_first_run_collects_every_allowed_article(site: Site, tmp_path: Path, co
     summary = capsys.readouterr().err.strip().splitlines()[-1]
     assert summary.startswith("crawl: 24 discovered (0 too old), 23 fetched, 0 not modified, "
                               "0 failed, ") and "new facts" in summary
+    # The one article robots.txt disallows is counted, not failed.
+    assert ", 1 disallowed by robots.txt, " in summary
     # Politeness: one User-Agent with a contact URL; nothing off-site was asked for.
     agents = {h.get("User-Agent") for _, _, h, _ in site.requests()}
     assert len(agents) == 1 and "(+http" in agents.pop()

@@ -10,13 +10,13 @@ from email.utils import format_datetime
 
 import pytest
 
-from scraper import documents
-from scraper.afetch import Fetcher, retry_after
-from scraper.errors import NotHTMLError, TooLargeError
-from scraper.politeness import Host, backoff, parse_robots
-from scraper.settings import Settings
+from scraper.core.errors import NotHTMLError, TooLargeError
+from scraper.core.settings import Settings
+from scraper.fetch import documents
+from scraper.fetch.fetcher import Fetcher, retry_after
+from scraper.fetch.politeness import Host, backoff, parse_robots
+from scraper.fetch.urls import date_in_url, url_key
 from scraper.sites import GENERIC, REGISTRY
-from scraper.urls import date_in_url, url_key
 from tests.server import Served
 
 
@@ -151,7 +151,7 @@ def test_fetcher_caps_decoded_bytes(http_server: Served) -> None:
 
 
 def test_crawl_checks_html(http_server: Served) -> None:
-    from scraper.fetch import check_html
+    from scraper.fetch.local import check_html
 
     async def go() -> bytes:
         async with Fetcher(Settings(crawl_delay=0.0, retries=0)) as fetcher:

@@ -14,10 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from scraper.crawl import EXIT_LOCKED, EXIT_OK, main
+from scraper.app.cli import main as cli_main
 from tests.conftest import ROOT, run_cli
 from tests.crawlsite import Site
 from tests.test_crawl import FAST
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+
+
+def main(argv: list[str]) -> int:
+    """`python -m scraper crawl ARGV`, in this process."""
+    return cli_main(["crawl", *argv])
 
 TABLES = ("articles", "companies", "deals", "capacities", "failures")
 
@@ -82,7 +89,7 @@ def test_overlapping_runs_are_refused_and_a_dead_owner_is_taken_over(
     lock = out / "state.sqlite.lock"
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
-         "from scraper.lock import CrawlLock\n"
+         "from scraper.fetch.lock import CrawlLock\n"
          f"with CrawlLock(Path({str(lock)!r})):\n    print('held', flush=True)\n"
          "    time.sleep(60)\n"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,

@@ -16,17 +16,10 @@ from pathlib import Path
 
 import openpyxl
 
-from extract.export import (
-    BOM,
-    COLUMNS,
-    FORMULA_START,
-    Failure,
-    export,
-    fit,
-    neutralise,
-    publish,
-)
 from extract.records import Article, Capacity, CompanyMention, Deal, Facts
+from scraper.core.records import Failure
+from scraper.output.formats import publish
+from scraper.output.store import BOM, COLUMNS, FORMULA_START, export, fit, neutralise
 from tests.conftest import ROOT
 
 
@@ -206,7 +199,7 @@ N_ARTICLES = 300
 WORKER = """
 import sys
 from pathlib import Path
-from extract.export import export
+from scraper.output.store import export
 from tests.test_export import version
 out = Path(sys.argv[1])
 export(out, version("a"))

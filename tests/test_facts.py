@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from extract.companies import PATTERNS, load_gazetteer
-from extract.facts import facts_from_doc
-from extract.nlp import load_pipeline
-from extract.numbers import quantities
+from extract.nlp.companies import PATTERNS, load_gazetteer
+from extract.nlp.facts import facts_from_doc
+from extract.nlp.numbers import quantities
+from extract.nlp.pipeline import load_pipeline
 from extract.records import Facts
 from tests.conftest import FIXTURES
 
@@ -159,17 +159,17 @@ def test_unknown_organisations_kept_or_dropped() -> None:
 
 
 def test_model_is_configurable(tmp_path: Path) -> None:
-    from scraper.errors import UsageError
+    from extract.errors import PipelineError
 
-    with pytest.raises(UsageError, match="no_such_pipeline"):
+    with pytest.raises(PipelineError, match="no_such_pipeline"):
         load_pipeline("no_such_pipeline")
 
 
 def page_facts() -> list[tuple[dict, Facts]]:
     from extract.clean import clean
-    from extract.facts import extract
-    from scraper.fetch import fetch
-    from scraper.settings import Settings
+    from extract.nlp.facts import extract
+    from scraper.core.settings import Settings
+    from scraper.fetch.fetcher import fetch_page as fetch
     from scraper.sites import profile_for
     from tests.conftest import expected_pages, html_of, load_expected
 
@@ -214,7 +214,7 @@ def test_an_article_the_pipeline_fails_on_is_its_own_failure() -> None:
     import spacy
     from spacy.language import Language
 
-    from extract.facts import extract_all
+    from extract.nlp.facts import extract_all
     from extract.records import Article
 
     @Language.component("test_fails_on_boom")

@@ -6,10 +6,17 @@ import dataclasses
 
 import pytest
 
-from extract.clean import decode
-from scraper.errors import HTTPStatusError, InputNotFound, NetworkError, NotHTMLError, TooLargeError
-from scraper.fetch import fetch
-from scraper.settings import Settings
+from extract.clean.cleaner import decode
+from scraper.core.errors import (
+    FetchError,
+    HTTPStatusError,
+    InputNotFound,
+    NotHTMLError,
+    TooLargeError,
+    TooManyRedirects,
+)
+from scraper.core.settings import Settings
+from scraper.fetch.fetcher import fetch_page as fetch
 
 PAGE = "pages/syndication/xiaomi-borgward-seed-shape.html"
 
@@ -28,16 +35,18 @@ def test_follows_redirects_up_to_the_limit(http_server) -> None:
     settings = Settings(max_redirects=3)
     page = fetch(f"{http_server.base}/redirect/3?to=/{PAGE}", settings)
     assert page.url.endswith(PAGE) and len(page.redirects) == 3
-    with pytest.raises(NetworkError) as err:
+    with pytest.raises(TooManyRedirects) as err:
         fetch(f"{http_server.base}/redirect/4?to=/{PAGE}", settings)
-    assert err.value.code == "too_many_redirects"
+    assert err.value.code == "too_many_redirects" and err.value.final
 
 
 @pytest.mark.parametrize("status", [404, 410, 500, 503])
 def test_error_statuses(http_server, status: int) -> None:
     with pytest.raises(HTTPStatusError) as err:
-        fetch(f"{http_server.base}/status/{status}", Settings())
+        fetch(f"{http_server.base}/status/{status}", Settings(retries=1, backoff=0.01))
     assert err.value.code == f"http_{status}" and err.value.stage == "fetch"
+    # 4xx will not change by asking again; 5xx may (the crawl retries it, then next run).
+    assert (err.value.final, err.value.retryable) == (status < 500, status >= 500)
 
 
 def test_refuses_a_pdf(http_server) -> None:
@@ -57,9 +66,12 @@ def test_body_cap_counts_decoded_bytes(http_server) -> None:
 
 
 def test_unreachable_host(closed_port: int) -> None:
-    with pytest.raises(NetworkError) as err:
-        fetch(f"http://127.0.0.1:{closed_port}/", Settings(connect_timeout=2))
-    assert err.value.code == "connect"
+    # robots.txt is asked first; its connection failure gives up the host, and the
+    # article's failure names that cause.
+    with pytest.raises(FetchError) as err:
+        fetch(f"http://127.0.0.1:{closed_port}/", Settings(connect_timeout=2, retries=1,
+                                                           backoff=0.01))
+    assert err.value.code == "connect" and "cannot connect" in err.value.message
 
 
 def test_missing_local_file(tmp_path) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from extract.numbers import quantities
+from extract.nlp.numbers import quantities
 
 
 @pytest.mark.parametrize("text, value", [

@@ -12,9 +12,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from extract.export import BOM, COLUMNS, Failure, export
 from extract.records import Article, Capacity, CompanyMention, Deal, Facts
-from extract.report import REPORT_NAME, capacity_points, highlight, write_report
+from scraper.core.records import Failure
+from scraper.output.report import REPORT_NAME, capacity_points, highlight, write_report
+from scraper.output.store import BOM, COLUMNS, export
 from tests.conftest import PAGES, ROOT, run_cli
 
 SEED_PAGE = PAGES / "syndication" / "xiaomi-borgward-seed-shape.html"

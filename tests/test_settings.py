@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from scraper.errors import UsageError
-from scraper.settings import Settings, load_settings
+from scraper.core.errors import UsageError
+from scraper.core.settings import Settings, load_settings
 
 
 def test_defaults() -> None:

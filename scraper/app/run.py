@@ -1,5 +1,10 @@
-"""The scheduled crawl's pipeline: discover -> plan -> fetch (async) -> clean + extract +
-export (in a worker thread, chunk by chunk) -> mark done in the state.
+"""The run loop every command shares: plan -> fetch (async) -> clean + extract + export
+(in a worker thread, chunk by chunk) -> mark done in the state -> publish and report.
+
+A one-off run (`python -m scraper URL ...`) is this loop over the given inputs with
+discovery off and a state kept in memory, so it always fetches afresh; the scheduled crawl
+plans by discovering candidates first and keeps its state in SQLite. Both fetch through
+the same `Fetcher` (robots.txt, per-host delay, retries, caps, error translation).
 
 Fetching runs in the asyncio loop; the CPU-bound stages run in one worker thread, so the
 loop keeps the hosts busy while spaCy works. A chunk's URLs are marked done in the state
@@ -15,51 +20,81 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from spacy.language import Language
 
 from extract.clean import clean
-from extract.export import Failure, export
-from extract.facts import extract_all
-from extract.nlp import load_pipeline
-from extract.records import Article, Facts
-from scraper.afetch import Fetcher, OffsiteRedirect
-from scraper.discover import Candidate, Discoverer, Discovery
-from scraper.errors import FetchError, HTTPStatusError, NotHTMLError, ScraperError, TooLargeError
-from scraper.fetch import check_html, now_utc
-from scraper.politeness import RobotsDisallowed
-from scraper.records import FetchedPage
-from scraper.settings import Settings
-from scraper.sites import SiteProfile
-from scraper.state import State, content_hash, header_map
+from extract.errors import PageError, PipelineError
+from extract.nlp.facts import extract_all
+from extract.nlp.pipeline import check_model, load_pipeline
+from extract.records import Article, Facts, Page
+from scraper.core.errors import (
+    InputError,
+    OutputError,
+    Recorded,
+    RobotsDisallowed,
+    RunError,
+    UsageError,
+)
+from scraper.core.records import Failure, now_utc
+from scraper.core.settings import Settings
+from scraper.fetch.discover import Candidate, Discoverer, Discovery
+from scraper.fetch.fetcher import Fetcher
+from scraper.fetch.local import check_html, is_url
+from scraper.fetch.state import State, content_hash, header_map
+from scraper.fetch.urls import url_key
+from scraper.output.formats import publish
+from scraper.output.report import write_report
+from scraper.output.store import export
+from scraper.sites import GENERIC, SiteProfile, profile_for
 
 Report = Callable[[str], None]
+Progress = Callable[[int], object]
 # A chunk is written when it is full or when its first page has waited this long.
 FLUSH_SECONDS = 5.0
 
 
 @dataclass
-class CrawlSummary:
-    """What one crawl did; the one-line summary and the end-of-run hook read it."""
+class RunSummary:
+    """What one run did; the summary line and the end-of-run hook read it."""
 
     discovered: int = 0
     old: int = 0
     fetched: int = 0
     not_modified: int = 0
-    skipped: int = 0  # robots.txt, already given up (404, PDF) in an earlier run
+    skipped: int = 0  # already given up (404, PDF) in an earlier run
+    disallowed: int = 0  # robots.txt said no
     seconds: float = 0.0
     results: list[tuple[Article, Facts]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def totals(self) -> tuple[int, int, int, int]:
+        return (len(self.results),
+                sum(len(f.companies) for _, f in self.results),
+                sum(len(f.deals) for _, f in self.results),
+                sum(len(f.capacities) for _, f in self.results))
 
     @property
     def new_facts(self) -> int:
         return sum(len(f.companies) + len(f.deals) + len(f.capacities)
                    for _, f in self.results)
 
-    def line(self) -> str:
+    def crawl_line(self) -> str:
         return (f"crawl: {self.discovered} discovered ({self.old} too old), "
                 f"{self.fetched} fetched, {self.not_modified} not modified, "
                 f"{len(self.failures)} failed, {self.new_facts} new facts, "
+                f"{self.disallowed} disallowed by robots.txt, {self.seconds:.1f}s")
+
+    def oneoff_line(self) -> str:
+        articles, companies, deals, capacities = self.totals()
+        robots = f", {self.disallowed} disallowed by robots.txt" if self.disallowed else ""
+        return (f"done: {articles} articles, {companies} companies, {deals} deals, "
+                f"{capacities} capacities, {len(self.failures)} failed{robots}, "
                 f"{self.seconds:.1f}s")
 
 
@@ -68,7 +103,7 @@ class Job:
     """A fetched article page waiting for the CPU-bound stages."""
 
     candidate: Candidate
-    page: FetchedPage
+    page: Page
 
 
 @dataclass(frozen=True)
@@ -81,30 +116,41 @@ class Pending:
     final: bool
 
 
-def is_final(exc: FetchError) -> bool:
-    """Answers that will not change by asking again: 4xx (not 408/429), a PDF, too big,
-    an off-site redirect. They are recorded once and not asked again."""
-    if isinstance(exc, HTTPStatusError):
-        return 400 <= exc.status < 500 and exc.status not in (408, 429)
-    return exc.code in ("bad_url", "bad_encoding") or isinstance(
-        exc, NotHTMLError | TooLargeError | RobotsDisallowed | OffsiteRedirect)
+def failure_of(exc: InputError | PageError, target: str, url: str) -> Failure:
+    return Failure(input=target, url=url, stage=exc.stage, error=exc.code,
+                   message=exc.message, at=now_utc())
 
 
-class Crawl:
-    """One crawl over some profiles. `await Crawl(...).run()` returns its summary."""
+def candidates_of(inputs: Sequence[str]) -> list[Candidate]:
+    """The one-off run's plan: the inputs as given, each with its site's profile."""
+    out: list[Candidate] = []
+    for target in inputs:
+        profile = profile_for(target) if is_url(target) else GENERIC
+        key = url_key(target) if is_url(target) else f"file:{target}"
+        out.append(Candidate(key=key, url=target, profile=profile, published=None, dated="",
+                             input=target))
+    return out
 
-    def __init__(self, profiles: Sequence[SiteProfile], settings: Settings, state: State,
-                 since: datetime | None, max_articles: int | None, report: Report,
-                 progress: Callable[[int], object] | None = None) -> None:
-        self.profiles, self.settings, self.state = profiles, settings, state
-        self.since, self.max_articles, self.report = since, max_articles, report
-        self.progress = progress
-        self.summary = CrawlSummary()
+
+class Run:
+    """One run over a plan. `await Run(...).run()` returns its summary.
+
+    `profiles` are discovered first (the crawl); `inputs` are fetched as given (one-off).
+    """
+
+    def __init__(self, settings: Settings, state: State, report: Report, *,
+                 profiles: Sequence[SiteProfile] = (), inputs: Sequence[str] = (),
+                 since: datetime | None = None, max_articles: int | None = None,
+                 progress: Progress | None = None) -> None:
+        self.settings, self.state, self.report = settings, state, report
+        self.profiles, self.inputs = profiles, inputs
+        self.since, self.max_articles, self.progress = since, max_articles, progress
+        self.summary = RunSummary()
         self.pending: list[Pending] = []
         self.discovery_failures: list[Failure] = []
         self.extracted: set[str] = set()  # canonical URLs written this run
 
-    async def run(self) -> CrawlSummary:
+    async def run(self) -> RunSummary:
         started = time.monotonic()
         loop = asyncio.get_running_loop()
         with ThreadPoolExecutor(1, thread_name_prefix="extract") as pool:
@@ -112,18 +158,24 @@ class Crawl:
             nlp = loop.run_in_executor(pool, load_pipeline, self.settings.model)
             try:
                 async with Fetcher(self.settings, self.state) as fetcher:
-                    plan = await self.discover(fetcher)
+                    plan = await self.discover(fetcher) + candidates_of(self.inputs)
                     if self.progress:
                         self.progress(len(plan))
-                    model = await nlp  # a model that cannot load is a usage error
+                    try:
+                        model = await nlp
+                    except PipelineError as exc:
+                        raise UsageError(str(exc)) from None
                     queue: asyncio.Queue[Job | None] = asyncio.Queue(
                         maxsize=2 * self.settings.batch_size)
-                    async with asyncio.TaskGroup() as group:
-                        consumer = group.create_task(self.consume(queue, pool, model))
-                        await fetcher.map(plan, lambda c: c.url,
-                                          lambda c: self.fetch_one(fetcher, queue, c))
-                        await queue.put(None)
-                        await consumer
+                    try:
+                        async with asyncio.TaskGroup() as group:
+                            consumer = group.create_task(self.consume(queue, pool, model))
+                            await fetcher.map(plan, lambda c: c.url,
+                                              lambda c: self.fetch_one(fetcher, queue, c))
+                            await queue.put(None)
+                            await consumer
+                    except* RunError as group:
+                        raise group.exceptions[0] from None  # one line, not a group
             finally:
                 await asyncio.gather(nlp, return_exceptions=True)
         self.summary.seconds = time.monotonic() - started
@@ -131,6 +183,8 @@ class Crawl:
 
     async def discover(self, fetcher: Fetcher) -> list[Candidate]:
         """Every profile's candidates, filtered by --since and ordered newest first."""
+        if not self.profiles:
+            return []
         found = Discovery()
         await asyncio.gather(*(
             Discoverer(p, fetcher, self.state, found, self.since, self.settings.max_pages,
@@ -160,15 +214,17 @@ class Crawl:
                         candidate: Candidate) -> None:
         """Fetch one article (conditionally when it was extracted before)."""
         known = self.state.get(candidate.key)
-        if known is not None and known.state == "gone":
+        if known is not None and known.state == "gone" and not candidate.input:
             self.summary.skipped += 1
             return self.tick()
         headers = known.conditional_headers() if known and known.state == "done" else None
+        # A discovered URL is followed only inside its site's domains; a given one anywhere.
+        allowed = None if candidate.input else candidate.profile.owns
         try:
-            page = await fetcher.get(candidate.url, headers, allowed=candidate.profile.owns)
+            page = await fetcher.get(candidate.url, headers, allowed=allowed)
             if page.status != 304:
                 check_html(page.content, page.header("content-type") or "", page.url)
-        except FetchError as exc:
+        except InputError as exc:
             self.fail(candidate, exc)
             return self.tick()
         self.tick()
@@ -191,18 +247,18 @@ class Crawl:
         if self.progress:
             self.progress(-1)
 
-    def fail(self, candidate: Candidate, exc: FetchError) -> None:
+    def fail(self, candidate: Candidate, exc: InputError) -> None:
         if isinstance(exc, RobotsDisallowed):
-            # Obeyed, not failed: remembered so that later runs do not ask again.
-            self.summary.skipped += 1
+            # Obeyed, not failed: counted, and remembered so later runs do not ask again.
+            self.summary.disallowed += 1
             self.state.failed(candidate.key, candidate.url, "article", None, exc.code, True)
             return
-        self.report(f"error: {candidate.url}: {exc.message}")
-        failure = Failure(input=candidate.url, url=candidate.url, stage=exc.stage,
-                          error=exc.code, message=exc.message, at=now_utc())
+        target = candidate.input or candidate.url
+        self.report(f"error: {one_line(target)}: {exc.message}")
+        failure = failure_of(exc, target, target)
         self.summary.failures.append(failure)
         self.pending.append(Pending(failure, candidate, getattr(exc, "status", None),
-                                    is_final(exc)))
+                                    exc.final))
 
     async def consume(self, queue: asyncio.Queue[Job | None], pool: ThreadPoolExecutor,
                       nlp: Language) -> None:
@@ -238,11 +294,10 @@ class Crawl:
         keep: list[Article] = []
         done: list[tuple[Job, str]] = []  # (job, canonical URL of its rows, if any)
         for job, result in zip(chunk, cleaned, strict=True):
-            if isinstance(result, ScraperError):
-                self.report(f"error: {job.candidate.url}: {result.message}")
-                failures.append(Failure(input=job.candidate.url, url=job.page.url,
-                                        stage=result.stage, error=result.code,
-                                        message=result.message, at=now_utc()))
+            if isinstance(result, Recorded):
+                target = job.candidate.input or job.candidate.url
+                self.report(f"error: {one_line(target)}: {result.message}")
+                failures.append(failure_of(result, target, job.page.url))
                 self.summary.failures.append(failures[-1])
                 done.append((job, ""))
             elif self.is_duplicate(job, result):
@@ -256,7 +311,7 @@ class Crawl:
         results, failed = await loop.run_in_executor(
             pool, extract_and_export, nlp, keep, failures, self.settings)
         for fail in failed:
-            self.report(f"error: {fail.input}: {fail.message}")
+            self.report(f"error: {one_line(fail.input)}: {fail.message}")
         self.summary.failures.extend(failed)
         # The rows are written: only now may the state call these URLs done.
         self.state.done_many([(job.candidate.key, job.candidate.url, job.page.status,
@@ -285,16 +340,27 @@ class Crawl:
         return False
 
 
-def clean_all(chunk: list[Job]) -> list[Article | ScraperError]:
-    """Clean each page with its profile's options; a page without a story is an error."""
-    out: list[Article | ScraperError] = []
+def one_line(text: str) -> str:
+    """An input as it may appear in a line on stderr (a newline in it cannot forge one)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def clean_all(chunk: list[Job]) -> list[Article | InputError | PageError]:
+    """Clean each page with its site's options: the candidate's profile, or for a page
+    without one (a local file, an unknown site) the profile its canonical URL belongs to."""
+    out: list[Article | InputError | PageError] = []
     for job in chunk:
-        page = FetchedPage(input=job.candidate.url, url=job.page.url, status=job.page.status,
-                           headers=job.page.headers, content=job.page.content,
-                           fetched_at=job.page.fetched_at, redirects=job.page.redirects)
+        page = Page(input=job.candidate.input or job.candidate.url, url=job.page.url,
+                    status=job.page.status, headers=job.page.headers,
+                    content=job.page.content, fetched_at=job.page.fetched_at,
+                    redirects=job.page.redirects)
+        profile = job.candidate.profile
         try:
-            out.append(clean(page, job.candidate.profile.clean))
-        except ScraperError as exc:
+            if profile is GENERIC:
+                out.append(clean(page, resolve=lambda url: profile_for(url).clean))
+            else:
+                out.append(clean(page, profile.clean))
+        except PageError as exc:
             out.append(exc)
     return out
 
@@ -304,8 +370,45 @@ def extract_and_export(nlp: Language, articles: list[Article], failures: list[Fa
     """Extract and merge one chunk; returns its results and the articles extraction failed
     on (written to failures.csv with the chunk's other failures)."""
     results, failed = extract_all(nlp, articles, settings.batch_size)
-    extra = [Failure(input=a.input, url=a.url, stage=e.stage, error=e.code,
-                     message=e.message, at=now_utc()) for a, e in failed]
+    extra = [failure_of(e, a.input, a.url) for a, e in failed]
     if results or failures or extra:
-        export(settings.out_dir, results, failures + extra, excel=settings.excel)
+        try:
+            export(settings.out_dir, results, failures + extra, excel=settings.excel)
+        except OSError as exc:
+            raise OutputError(f"cannot write the tables in {settings.out_dir}: "
+                              f"{exc.strerror or exc}") from None
     return results, extra
+
+
+def execute(settings: Settings, report: Report, state_path: Path | None, *,
+            profiles: Sequence[SiteProfile] = (), inputs: Sequence[str] = (),
+            since: datetime | None = None, max_articles: int | None = None,
+            progress: Callable[[int | None], object] | None = None) -> RunSummary:
+    """Run one plan with its state (a file for the crawl; None: in memory, for a one-off
+    run, which always fetches afresh), then the end-of-run hook every run shares."""
+    try:
+        check_model(settings.model)
+    except PipelineError as exc:
+        raise UsageError(str(exc)) from None
+    path = state_path if state_path is not None else Path(":memory:")
+    with State(path) as state:
+        try:
+            summary = asyncio.run(Run(settings, state, report, profiles=profiles,
+                                      inputs=inputs, since=since, max_articles=max_articles,
+                                      progress=progress).run())
+        finally:
+            if progress:
+                progress(None)
+    finish(settings, summary)
+    return summary
+
+
+def finish(settings: Settings, summary: RunSummary) -> None:
+    """What follows every run once its tables are written: the byte-order mark is settled
+    (--excel), the asked format is rendered from the CSVs, and report.html shows the run."""
+    try:
+        publish(settings.out_dir, settings.format, settings.excel)
+        write_report(settings.out_dir, summary.results, summary.failures, summary.seconds)
+    except OSError as exc:
+        raise OutputError(f"cannot write the output files in {settings.out_dir}: "
+                          f"{exc.strerror or exc}") from None

@@ -15,25 +15,17 @@ from dataclasses import dataclass, field
 
 from protego import Protego
 
-from scraper.errors import FetchError
+from scraper.core.errors import FetchError, HostGivenUp
 
 # Added to a non-zero delay: the server stamps arrivals a little later or earlier than we
-# stamp starts (connection set-up, scheduling), and a gap must never come out short.
+# stamp starts (scheduling, the pool), and a gap must never come out short. The first
+# request on a host also opens its connection, so it arrives later than it started and
+# the gap after it needs more room.
 PACING_MARGIN = 0.0015
 FRESH_MARGIN = 0.006
-# How much of the pacing wait is left to the moment before sending (see Host.trace).
-PACING_LEAD = 0.02
 # No robots.txt Crawl-delay or Retry-After makes us wait longer than this per request.
 MAX_DELAY = 120.0
 ROBOTS_AGENT = "evnews-scraper"
-
-
-class HostGivenUp(FetchError):
-    code = "host_given_up"
-
-
-class RobotsDisallowed(FetchError):
-    code = "robots_disallowed"
 
 
 @dataclass
@@ -50,28 +42,25 @@ class Host:
     robots: Protego | None = None
     robots_ready: asyncio.Event = field(default_factory=asyncio.Event)
     robots_started: bool = False
-    fresh: bool = False  # the next request is the first on a new connection
+    fresh: bool = True  # the next request is the first on a new connection
+    cause: FetchError | None = None  # why it was given up, when robots.txt found out
     sem: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
         self.sem = asyncio.Semaphore(self.concurrency)
 
-    async def trace(self, event: str, info: dict[str, object]) -> None:
-        """httpcore's trace hook, run just before the request line goes out. The last bit
-        of the pacing wait happens here, after httpx has built the request and taken the
-        connection, and the next start is counted from here: neither a slow connect nor a
-        busy loop can make two arrivals closer than the delay, or the crawl slower."""
-        if event == "connection.connect_tcp.complete":
-            self.fresh = True
-        elif event == "http11.send_request_headers.started":
-            loop = asyncio.get_running_loop()
-            while (wait := self.next_at - loop.time()) > 0:
-                await asyncio.sleep(wait)
-            # A server stamps the first request of a new connection later (it accepts the
-            # connection first): the gap after it needs more room than the others.
-            margin = FRESH_MARGIN if self.fresh else PACING_MARGIN
-            self.fresh = False
-            self.next_at = loop.time() + self.delay + margin
+    def started(self, now: float) -> None:
+        """A request starts now: the next may start a delay (and a margin) later."""
+        if self.delay > 0:
+            self.next_at = now + self.delay + (FRESH_MARGIN if self.fresh else PACING_MARGIN)
+        self.fresh = False
+
+    def given_up_error(self) -> HostGivenUp:
+        """The failure of a request to a host given up, naming the cause when known."""
+        if self.cause is not None:
+            return HostGivenUp(f"{self.name} gave no answer, request not sent: "
+                               f"{self.cause.message}", code=self.cause.code)
+        return HostGivenUp(f"gave up on {self.name} after {self.strikes} errors/rate limits")
 
     def pause(self, seconds: float) -> None:
         """No request on this host for `seconds` from now (Retry-After, backoff)."""
@@ -82,6 +71,7 @@ class Host:
         """A 429/5xx or a connection failure: slow down for the rest of the run, and give
         up once the budget is spent."""
         self.strikes += 1
+        self.fresh = True  # the connection may be gone: the next request opens one
         self.delay = min(max(self.delay * 2, floor), MAX_DELAY)
         if self.strikes >= self.budget:
             self.given_up = True
@@ -118,18 +108,16 @@ class Gate:
         """Hold one of the host's connections, started no sooner than its pacing allows."""
         loop = asyncio.get_running_loop()
         if host.given_up:  # do not wait out a long pause only to give up afterwards
-            raise HostGivenUp(f"gave up on {host.name} after {host.strikes} "
-                              "errors/rate limits")
+            raise host.given_up_error()
         async with host.sem:
             # A loop, because a 429 on another request may push next_at while we sleep.
-            # With a delay, the last LEAD seconds are waited in `Host.trace`.
-            lead = PACING_LEAD if host.delay > 0 else 0.0
-            while (wait := host.next_at - lead - loop.time()) > 0:
+            while (wait := host.next_at - loop.time()) > 0:
                 await asyncio.sleep(wait)
             if host.given_up:
-                raise HostGivenUp(f"gave up on {host.name} after {host.strikes} "
-                                  "errors/rate limits")
+                raise host.given_up_error()
             async with self.global_sem:
+                # Paced from the moment the request may go, after any wait for the limit.
+                host.started(loop.time())
                 yield
 
 

@@ -18,14 +18,14 @@ from pathlib import Path
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from extract.companies import (
+from extract.nlp.companies import (
     Mention,
     grammatical_subject,
     is_modifier,
     main_company,
     subject_of,
 )
-from extract.numbers import quantities
+from extract.nlp.numbers import quantities
 from extract.records import Capacity
 
 PATTERNS = Path(__file__).with_name("patterns") / "capacities.json"

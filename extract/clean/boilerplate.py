@@ -1,7 +1,7 @@
 """Generic boilerplate filter, DOM side: page chrome that sits inside or beside the story.
 
 Runs on the parsed page before trafilatura sees it, with its rules kept as named data in
-`patterns/boilerplate.json`. Every rule is bounded by a general signal, so that a story
+`boilerplate.json` beside this module. Every rule is bounded by a general signal, so that a story
 paragraph that merely says "read more" or "share" in prose is never touched:
 
 - teaser cards: a short block ending in a "Read More" link, found by the link and grown to
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from lxml import html as lxml_html
 
-PATTERNS = Path(__file__).with_name("patterns") / "boilerplate.json"
+PATTERNS = Path(__file__).with_name("boilerplate.json")
 CLASS_SPLIT = re.compile(r"[\s_\-]+|(?<=[a-z])(?=[A-Z])")
 # A card is short: a headline and an excerpt. Anything longer is not a teaser.
 MAX_CARD_CHARS = 700
@@ -57,7 +57,7 @@ class Rules:
 
 @cache
 def load_rules(path: Path = PATTERNS) -> Rules:
-    """The named rules in `patterns/boilerplate.json`, compiled once."""
+    """The named rules in `boilerplate.json` beside this module, compiled once."""
     data = json.loads(path.read_text(encoding="utf-8"))
 
     def words(key: str) -> frozenset[str]:

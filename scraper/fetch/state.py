@@ -1,6 +1,6 @@
 """The crawl's memory between runs: one SQLite file (default output/state.sqlite).
 
-One row per URL ever seen, keyed by its normalised form (`scraper.urls.url_key`): what it
+One row per URL ever seen, keyed by its normalised form (`scraper.fetch.urls.url_key`): what it
 is, the last answer, the validators for a conditional GET, the hash of the body that was
 extracted, and when it was first and last seen. Discovery documents (feeds, sitemaps,
 listing pages) also keep their last body, so a 304 can be read again.
@@ -16,8 +16,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from scraper.fetch import now_utc
-from scraper.records import FetchedPage
+from extract.records import Page
+from scraper.core.records import now_utc
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
@@ -65,7 +65,7 @@ class Known:
         return headers
 
 
-def header_map(page: FetchedPage) -> dict[str, str]:
+def header_map(page: Page) -> dict[str, str]:
     """A page's headers by lower-case name (the last one wins)."""
     return {key.lower(): value for key, value in page.headers}
 

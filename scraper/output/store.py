@@ -5,26 +5,22 @@ written replace that article's old rows, everything else stays. Rows are sorted 
 url, then every other column), so a rerun of the same inputs leaves every file
 byte-identical. Each file is written to a temporary file in the same folder, fsynced and
 renamed into place, so a crash or a kill leaves either the old or the new complete file.
-`publish()` renders the other formats (xlsx, jsonl) from the CSVs at the end of a run.
+`scraper.output.formats` renders xlsx and jsonl from the CSVs at the end of a run.
 pandas is used here and only here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import os
 import tempfile
-import zipfile
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from extract.records import Article, Facts
+from scraper.core.records import Failure
 
 try:  # POSIX only; elsewhere concurrent runs on one folder are simply not guarded
     import fcntl
@@ -50,23 +46,6 @@ SORT_FIRST = {"failures": ("at", "input")}
 CELL_LIMIT = 32_767
 TEXT_DIR = "text"
 BOM = b"\xef\xbb\xbf"
-XLSX_NAME = "tables.xlsx"
-# A fixed timestamp inside the workbook, so that the same rows give the same bytes.
-XLSX_EPOCH = datetime(2000, 1, 1)
-MAX_WIDTH = 60
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One failed input of one run: a row of failures.csv."""
-
-    input: str
-    url: str
-    stage: str
-    error: str
-    message: str
-    at: str
-
 
 def cell(value: object) -> str:
     """A value as CSV text: None is the empty cell."""
@@ -289,90 +268,3 @@ def export(out_dir: Path, results: Iterable[tuple[Article, Facts]],
             merge_table(out_dir, table, frame(table, rows[table]), replaced, excel, published)
         merge_table(out_dir, "failures", frame("failures", (vars(f) for f in failures)),
                     set(), excel)
-
-
-def typed(table: str, row: Mapping[str, str]) -> dict[str, object]:
-    """A CSV row with its numeric columns as int (None when empty), for xlsx and jsonl."""
-    out: dict[str, object] = {}
-    for column in COLUMNS[table]:
-        value = row[column]
-        if column in NUMERIC:
-            out[column] = int(value) if value.lstrip("-").isdigit() else (value or None)
-        else:
-            out[column] = value
-    return out
-
-
-def read_tables(out_dir: Path) -> dict[str, pd.DataFrame]:
-    """Every table of the output folder, as strings."""
-    return {t: read_table(out_dir / f"{t}.csv", t) for t in COLUMNS}
-
-
-def xlsx_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
-    """One sheet per table, header frozen and filtered, widths set; same bytes each time."""
-    from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.utils import get_column_letter
-    from openpyxl.writer.excel import ExcelWriter
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    wb.properties.created = wb.properties.modified = XLSX_EPOCH
-    for table, df in tables.items():
-        ws = wb.create_sheet(table)
-        ws.append(list(COLUMNS[table]))
-        for row in df.to_dict("records"):
-            values = typed(table, row)
-            # openpyxl rejects control characters; removing one could expose a "=" again.
-            ws.append([neutralise(ILLEGAL_CHARACTERS_RE.sub("", v)) if isinstance(v, str)
-                       else v for v in values.values()])
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = ws.dimensions
-        for i, column in enumerate(COLUMNS[table], start=1):
-            longest = max((len(line) for v in df[column].head(500)
-                           for line in v.splitlines()[:1]), default=0)
-            width = min(max(len(column), longest), MAX_WIDTH) + 2
-            ws.column_dimensions[get_column_letter(i)].width = width
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        writer = ExcelWriter(wb, archive)
-        writer.write_data()
-    # Zip entries carry the time they were written; pin it so that a rerun is byte-identical.
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            pinned = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            pinned.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(pinned, src.read(info.filename))
-    return out.getvalue()
-
-
-def jsonl_bytes(table: str, df: pd.DataFrame) -> bytes:
-    """One JSON object per line, keys in column order, numbers as numbers."""
-    lines = (json.dumps(typed(table, row), ensure_ascii=False) + "\n"
-             for row in df.to_dict("records"))
-    return "".join(lines).encode("utf-8")
-
-
-def publish(out_dir: Path, fmt: str = "csv", excel: bool = False) -> list[Path]:
-    """End of a run: settle the CSVs' byte-order mark and render xlsx or jsonl from them.
-
-    Returns the files written in the asked format.
-    """
-    with locked(out_dir):
-        for table in COLUMNS:
-            path = out_dir / f"{table}.csv"
-            if path.exists() and has_bom(path) != excel:
-                data = path.read_bytes()
-                write_atomic(path, BOM + data if excel else data.removeprefix(BOM))
-        if fmt == "csv":
-            return [out_dir / f"{t}.csv" for t in COLUMNS]
-        tables = read_tables(out_dir)
-        if fmt == "xlsx":
-            write_atomic(out_dir / XLSX_NAME, xlsx_bytes(tables))
-            return [out_dir / XLSX_NAME]
-        if fmt == "jsonl":
-            for table, df in tables.items():
-                write_atomic(out_dir / f"{table}.jsonl", jsonl_bytes(table, df))
-            return [out_dir / f"{t}.jsonl" for t in COLUMNS]
-    raise ValueError(f"unknown format {fmt!r}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scraper import __version__
-from scraper.errors import UsageError
+from scraper.core.errors import UsageError
 
 CONFIG_FILE = "scraper.toml"
 ENV_PREFIX = "SCRAPER_"
@@ -67,6 +67,58 @@ class Settings:
         return Path(self.state_file) if self.state_file else self.out_dir / "state.sqlite"
 
 
+FORMATS = ("csv", "xlsx", "jsonl")
+
+
+@dataclass(frozen=True)
+class Check:
+    """What a setting may be: a range (inclusive), or one of some choices."""
+
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def problem(self, value: Any) -> str | None:
+        if self.choices and value not in self.choices:
+            return f"expected one of {', '.join(self.choices)}"
+        if self.low is not None and value < self.low:
+            return f"expected {self.low:g} or more"
+        if self.high is not None and value > self.high:
+            return f"expected {self.high:g} or less"
+        return None
+
+
+# Checked when the settings are built, so a bad value stops the run before any work.
+CHECKS: dict[str, Check] = {
+    "format": Check(choices=FORMATS),
+    "connect_timeout": Check(low=0.1, high=600),
+    "read_timeout": Check(low=0.1, high=3600),
+    "max_redirects": Check(low=0, high=30),
+    "max_bytes": Check(low=1),
+    "batch_size": Check(low=1, high=10_000),
+    "crawl_delay": Check(low=0, high=3600),
+    "host_concurrency": Check(low=1, high=64),
+    "concurrency": Check(low=1, high=1024),
+    "retries": Check(low=0, high=20),
+    "backoff": Check(low=0, high=3600),
+    "max_backoff": Check(low=0, high=86_400),
+    "host_budget": Check(low=1),
+    "max_pages": Check(low=1, high=100_000),
+}
+
+
+def check(settings: Settings) -> Settings:
+    """The settings, if every value is allowed; else a UsageError naming the first bad one."""
+    for name, rule in CHECKS.items():
+        value = getattr(settings, name)
+        problem = rule.problem(value)
+        if problem:
+            raise UsageError(f"setting {name}: {value!r} is not allowed ({problem})")
+    if not settings.model.strip():
+        raise UsageError("setting model: empty (name a spaCy pipeline)")
+    return settings
+
+
 def _coerce(name: str, kind: Any, value: Any) -> Any:
     if value is None:
         return None
@@ -76,13 +128,19 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
                 return value.strip().lower() in ("1", "true", "yes", "on")
             return bool(value)
         if kind in (int, "int"):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
             return int(value)
         if kind in (float, "float"):
-            return float(value)
+            number = float(value)
+            if number != number or number in (float("inf"), float("-inf")):
+                raise ValueError(value)
+            return number
         if kind in (Path, "Path"):
             return Path(value)
     except (TypeError, ValueError) as exc:
-        raise UsageError(f"setting {name}: cannot read {value!r} as {kind}") from exc
+        kind_name = getattr(kind, "__name__", kind)
+        raise UsageError(f"setting {name}: cannot read {value!r} as {kind_name}") from exc
     return str(value)
 
 
@@ -122,4 +180,4 @@ def load_settings(
             values[name] = value
 
     coerced = {name: _coerce(name, types[name], v) for name, v in values.items()}
-    return dataclasses.replace(Settings(), **coerced)
+    return check(dataclasses.replace(Settings(), **coerced))

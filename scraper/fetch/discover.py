@@ -13,15 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from extract.export import Failure
-from scraper import documents
-from scraper.afetch import Fetcher
-from scraper.documents import Document, Link
-from scraper.errors import FetchError
-from scraper.fetch import now_utc
+from scraper.core.errors import InputError
+from scraper.core.records import Failure, now_utc
+from scraper.fetch import documents
+from scraper.fetch.documents import Document, Link
+from scraper.fetch.fetcher import Fetcher
+from scraper.fetch.state import State, header_map
+from scraper.fetch.urls import date_in_url, url_key
 from scraper.sites import SiteProfile
-from scraper.state import State, header_map
-from scraper.urls import date_in_url, url_key
 
 Report = Callable[[str], None]
 
@@ -35,6 +34,7 @@ class Candidate:
     profile: SiteProfile
     published: datetime | None
     dated: str  # where the date came from: feed | sitemap | url | "" (none)
+    input: str = ""  # what the user gave, for a one-off input ("" for a discovered URL)
 
     def older_than(self, since: datetime | None) -> bool:
         if since is None or self.published is None:
@@ -86,7 +86,7 @@ class Discoverer:
         headers = known.conditional_headers() if known and known.body else None
         try:
             page = await self.fetcher.get(url, headers, allowed=self.profile.owns)
-        except FetchError as exc:
+        except InputError as exc:
             if last_ok and getattr(exc, "status", None) in (404, 410):
                 return None
             self.report(f"error: {url}: {exc.message}")

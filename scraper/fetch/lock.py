@@ -11,14 +11,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from scraper.errors import ScraperError
-
-
-class LockedError(ScraperError):
-    """Another crawl holds the lock (the CLI exits with its own code)."""
-
-    stage = "lock"
-    code = "locked"
+from scraper.core.errors import LockedError, OutputError
 
 
 class CrawlLock:
@@ -29,8 +22,12 @@ class CrawlLock:
         self.fd: int | None = None
 
     def __enter__(self) -> CrawlLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot create the lock file {self.path}: "
+                              f"{exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -17,9 +17,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from extract.export import Failure, write_atomic
-from extract.numbers import QUANTITY, value
+from extract.nlp.numbers import QUANTITY, value
 from extract.records import Article, Capacity, Deal, Facts
+from scraper.core.records import Failure
+from scraper.output.store import write_atomic
 
 REPORT_NAME = "report.html"
 MAX_ARTICLES = 200  # a crawl of thousands would make a page no browser wants to open

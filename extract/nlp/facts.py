@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from extract.errors import ExtractError
 from extract.records import Article, CompanyMention, Facts
-from scraper.errors import ExtractError
 
 
 def facts_from_doc(doc: Doc) -> Facts:

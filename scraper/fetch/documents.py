@@ -18,7 +18,7 @@ import feedparser
 from lxml import etree
 from lxml import html as lxml_html
 
-from scraper.urls import absolute
+from scraper.fetch.urls import absolute
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
               "application/rdf+xml")

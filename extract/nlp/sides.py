@@ -11,7 +11,7 @@ import re
 
 from spacy.tokens import Span, Token
 
-from extract.companies import Mention
+from extract.nlp.companies import Mention
 
 Spans = list[tuple[int, int, Mention]]  # (start, end, mention), offsets in the sentence
 

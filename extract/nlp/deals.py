@@ -18,9 +18,8 @@ from pathlib import Path
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from extract.companies import Mention, is_modifier, main_company, subject_of
-from extract.records import Deal
-from extract.sides import (
+from extract.nlp.companies import Mention, is_modifier, main_company, subject_of
+from extract.nlp.sides import (
     SUBJECTS,
     Spans,
     blocked,
@@ -34,6 +33,7 @@ from extract.sides import (
     possessive_after,
     starts_at,
 )
+from extract.records import Deal
 
 PATTERNS = Path(__file__).with_name("patterns") / "deals.json"
 YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")

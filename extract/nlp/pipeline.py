@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 from functools import cache
+from pathlib import Path
 
 import spacy
 from spacy.language import Language
 
-from extract import capacities, companies, deals  # noqa: F401  (registers the factories)
-from scraper.errors import UsageError
+from extract.errors import PipelineError
+from extract.nlp import capacities, companies, deals  # noqa: F401  (registers the factories)
 
 # What the model runs for us: tokens, sentences (from the parser), parse and NER.
 # The lemmatizer is not needed by any rule, so it is not run.
@@ -27,13 +28,29 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def check_model(model: str) -> None:
+    """Raise PipelineError unless `model` names an installed package or an existing path
+    (cheap: nothing is loaded), so that a run can refuse a bad model before any work."""
+    name = resolve_model(model)
+    if Path(name).exists():
+        return
+    try:
+        found = importlib.util.find_spec(name.replace("-", "_")) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise PipelineError(
+            f"cannot load the spaCy model {model!r}: install it (pip install {model}) "
+            "or choose another with --model / SCRAPER_MODEL (no such package or path)")
+
+
 @cache
 def load_pipeline(model: str) -> Language:
     """Load the trained pipeline `model` and add the EV components after its NER."""
     try:
         nlp = spacy.load(resolve_model(model), exclude=list(EXCLUDE))
     except OSError as exc:
-        raise UsageError(
+        raise PipelineError(
             f"cannot load the spaCy model {model!r}: install it (pip install {model}) "
             f"or choose another with --model / SCRAPER_MODEL ({str(exc).splitlines()[0]})"
         ) from None

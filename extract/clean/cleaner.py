@@ -1,4 +1,4 @@
-"""Clean stage: `FetchedPage` -> `Article`.
+"""Clean stage: `Page` -> `Article`.
 
 Decode the bytes (header charset, then <meta charset>, then a check that a page declared
 as Latin-1 is not really UTF-8), parse once with lxml, read the metadata, prune page
@@ -17,10 +17,9 @@ import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
 
-from extract import boilerplate, metadata
-from extract.records import Article, CleanOptions
-from scraper.errors import CleanError
-from scraper.records import FetchedPage
+from extract.clean import boilerplate, metadata
+from extract.errors import CleanError
+from extract.records import Article, CleanOptions, Page
 
 META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
 SINGLE_BYTE = {"iso8859-1", "cp1252", "ascii", "latin-1", "latin1"}
@@ -31,7 +30,7 @@ PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids
                               default_doctype=False)
 
 
-def charset_of(page: FetchedPage) -> str | None:
+def charset_of(page: Page) -> str | None:
     ctype = page.header("content-type") or ""
     m = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", ctype, re.I)
     if m:
@@ -49,7 +48,7 @@ def normal_codec(name: str | None) -> str | None:
         return None
 
 
-def decode(page: FetchedPage) -> str:
+def decode(page: Page) -> str:
     """The page's text, decoded by what it declares, corrected when that is wrong."""
     content = page.content
     if content.startswith(codecs.BOM_UTF8):
@@ -93,7 +92,7 @@ def too_short(paragraphs: list[str]) -> bool:
     return wide < 2 * MIN_WORDS
 
 
-def clean(page: FetchedPage, options: CleanOptions | None = None, *,
+def clean(page: Page, options: CleanOptions | None = None, *,
           resolve: Callable[[str], CleanOptions] | None = None) -> Article:
     """Turn a fetched page into an Article, or raise CleanError when it holds no story.
 

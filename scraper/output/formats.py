@@ -1,0 +1,128 @@
+"""Formats rendered from the CSVs at the end of a run: xlsx (one sheet per table) and
+jsonl. The CSVs stay the store of record; these are views of them, and the same tables
+give the same bytes. Add a format here: a `<name>_bytes` renderer and a `FORMATS` entry.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from scraper.output.store import (
+    BOM,
+    COLUMNS,
+    NUMERIC,
+    has_bom,
+    locked,
+    neutralise,
+    read_table,
+    write_atomic,
+)
+
+XLSX_NAME = "tables.xlsx"
+# A fixed timestamp inside the workbook, so that the same rows give the same bytes.
+XLSX_EPOCH = datetime(2000, 1, 1)
+MAX_WIDTH = 60
+
+
+def typed(table: str, row: Mapping[str, str]) -> dict[str, object]:
+    """A CSV row with its numeric columns as int (None when empty), for xlsx and jsonl."""
+    out: dict[str, object] = {}
+    for column in COLUMNS[table]:
+        value = row[column]
+        if column in NUMERIC:
+            out[column] = int(value) if value.lstrip("-").isdigit() else (value or None)
+        else:
+            out[column] = value
+    return out
+
+
+def read_tables(out_dir: Path) -> dict[str, pd.DataFrame]:
+    """Every table of the output folder, as strings."""
+    return {t: read_table(out_dir / f"{t}.csv", t) for t in COLUMNS}
+
+
+def xlsx_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
+    """One sheet per table, header frozen and filtered, widths set; same bytes each time."""
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.utils import get_column_letter
+    from openpyxl.writer.excel import ExcelWriter
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    wb.properties.created = wb.properties.modified = XLSX_EPOCH
+    for table, df in tables.items():
+        ws = wb.create_sheet(table)
+        ws.append(list(COLUMNS[table]))
+        for row in df.to_dict("records"):
+            values = typed(table, row)
+            # openpyxl rejects control characters; removing one could expose a "=" again.
+            ws.append([neutralise(ILLEGAL_CHARACTERS_RE.sub("", v)) if isinstance(v, str)
+                       else v for v in values.values()])
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = ws.dimensions
+        for i, column in enumerate(COLUMNS[table], start=1):
+            longest = max((len(line) for v in df[column].head(500)
+                           for line in v.splitlines()[:1]), default=0)
+            width = min(max(len(column), longest), MAX_WIDTH) + 2
+            ws.column_dimensions[get_column_letter(i)].width = width
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+        writer = ExcelWriter(wb, archive)
+        writer.write_data()
+    # Zip entries carry the time they were written; pin it so that a rerun is byte-identical.
+    out = io.BytesIO()
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            pinned = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            pinned.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(pinned, src.read(info.filename))
+    return out.getvalue()
+
+
+def jsonl_bytes(table: str, df: pd.DataFrame) -> bytes:
+    """One JSON object per line, keys in column order, numbers as numbers."""
+    lines = (json.dumps(typed(table, row), ensure_ascii=False) + "\n"
+             for row in df.to_dict("records"))
+    return "".join(lines).encode("utf-8")
+
+
+def publish(out_dir: Path, fmt: str = "csv", excel: bool = False) -> list[Path]:
+    """End of a run: settle the CSVs' byte-order mark and render xlsx or jsonl from them.
+
+    Returns the files written in the asked format.
+    """
+    with locked(out_dir):
+        for table in COLUMNS:
+            path = out_dir / f"{table}.csv"
+            if path.exists() and has_bom(path) != excel:
+                data = path.read_bytes()
+                write_atomic(path, BOM + data if excel else data.removeprefix(BOM))
+        if fmt == "csv":
+            return [out_dir / f"{t}.csv" for t in COLUMNS]
+        return FORMATS[fmt](out_dir, read_tables(out_dir))
+
+
+def write_xlsx(out_dir: Path, tables: Mapping[str, pd.DataFrame]) -> list[Path]:
+    write_atomic(out_dir / XLSX_NAME, xlsx_bytes(tables))
+    return [out_dir / XLSX_NAME]
+
+
+def write_jsonl(out_dir: Path, tables: Mapping[str, pd.DataFrame]) -> list[Path]:
+    for table, df in tables.items():
+        write_atomic(out_dir / f"{table}.jsonl", jsonl_bytes(table, df))
+    return [out_dir / f"{t}.jsonl" for t in COLUMNS]
+
+
+# Formats besides csv: name -> writer. The settings accept exactly these names and "csv".
+FORMATS: dict[str, Callable[[Path, Mapping[str, pd.DataFrame]], list[Path]]] = {
+    "xlsx": write_xlsx,
+    "jsonl": write_jsonl,
+}
