@@ -8,6 +8,8 @@ Routes (besides files under the served folder):
   /redirect/<n>           a chain of n redirects ending at /fixtures/... (see query ?to=)
   /charset/<name>/<path>  the file at <path>, served with Content-Type charset=<name>
   /no-type/<path>         the file at <path>, with no Content-Type header
+  /drip/<n>               an HTML body of n bytes, one byte every 0.2 s
+  /to?url=<target>        a 302 redirect to <target>, whatever it is (javascript:, data:)
 Every request is logged (method, path, headers) in `server.log`.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -83,8 +86,26 @@ def make_handler(served: Served) -> type[BaseHTTPRequestHandler]:
                 self.serve_file("/".join(parts[2:]), f"text/html; charset={parts[1]}")
             elif head == "no-type":
                 self.serve_file("/".join(parts[1:]), None)
+            elif head == "drip":
+                self.drip(int(parts[1]))
+            elif head == "to":
+                self.send_body(302, b"", None, {"Location": parse_qs(url.query)["url"][0]})
             else:
                 self.serve_file(url.path.strip("/"), "text/html; charset=utf-8")
+
+        def drip(self, size: int) -> None:
+            """A slow server: a byte at a time, each read well inside any read timeout."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            try:
+                for _ in range(size):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
 
         def serve_file(self, rel: str, ctype: str | None) -> None:
             path = (served.root / rel).resolve()

@@ -12,6 +12,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlparse
 
 from dateutil import parser as dateparser
@@ -37,9 +38,9 @@ def meta(tree: lxml_html.HtmlElement, *names: str) -> str:
     return ""
 
 
-def json_ld(tree: lxml_html.HtmlElement) -> list[dict]:
+def json_ld(tree: lxml_html.HtmlElement) -> list[dict[str, Any]]:
     """Every JSON-LD object on the page, flattened out of lists and @graph."""
-    objects: list[dict] = []
+    objects: list[dict[str, Any]] = []
     for script in tree.iter("script"):
         if (script.get("type") or "").lower() != "application/ld+json" or not script.text:
             continue
@@ -82,7 +83,7 @@ def to_utc(value: str, assume: timezone | None = None) -> str:
     return dt.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
-def published(tree: lxml_html.HtmlElement, url: str, objects: list[dict],
+def published(tree: lxml_html.HtmlElement, url: str, objects: list[dict[str, Any]],
               assume: timezone | None = None) -> str:
     for candidate in (meta(tree, *DATE_METAS),
                       *(str(o.get("datePublished", "")) for o in objects)):
@@ -127,7 +128,7 @@ BYLINE_XPATH = ("//*[@itemprop='author'] | //*[@rel='author'] | //*[@rel='schema
                 " | //*[contains(@class, 'byline__name') or contains(@class, '_author')]")
 
 
-def author(tree: lxml_html.HtmlElement, objects: list[dict]) -> str:
+def author(tree: lxml_html.HtmlElement, objects: list[dict[str, Any]]) -> str:
     """The byline: author metas, then JSON-LD (following @id references), then the page's
     visible byline element, outside any comment section."""
     value = meta(tree, *AUTHOR_METAS)
@@ -175,7 +176,7 @@ def offset(hours: float) -> timezone:
 TITLE_SUFFIX = re.compile(r"\s+[|–—-]\s+[^|–—-]{2,60}$")
 
 
-def title(tree: lxml_html.HtmlElement, objects: list[dict], selector: str = "") -> str:
+def title(tree: lxml_html.HtmlElement, objects: list[dict[str, Any]], selector: str = "") -> str:
     """The headline as shown: the site's selector, else the <h1> that the page's metadata
     titles agree with, else an <h1> inside the article, else the metadata title without
     its " | Site" suffix."""

@@ -20,6 +20,7 @@ from scraper import __version__
 from scraper.core.errors import RunError, UsageError
 from scraper.core.settings import Settings, load_settings
 from scraper.fetch.local import is_url
+from scraper.fetch.urls import redact_text
 from scraper.sites import GENERIC, REGISTRY, SiteProfile, profile_for
 
 EXIT_OK, EXIT_FAILURES = 0, 1
@@ -159,9 +160,12 @@ def read_inputs(path: str | None) -> list[str]:
 
 
 def reporter(settings: Settings, bar: object = None) -> Callable[[str], None]:
-    """Lines on stderr: errors always, the rest unless --quiet (or a progress bar shows)."""
+    """Lines on stderr: errors always, the rest unless --quiet (or a progress bar shows).
+    Each is one line, whatever it quotes (a newline in a file name cannot forge another),
+    and names no password of a URL."""
     def report(line: str) -> None:
         if line.startswith("error:") or (not settings.quiet and not bar):
+            line = redact_text(line).replace("\r", "\\r").replace("\n", "\\n")
             print(line, file=sys.stderr)
     return report
 
@@ -183,9 +187,10 @@ def crawl(ns: argparse.Namespace, settings: Settings) -> int:
     if ns.max_articles is not None and ns.max_articles < 1:
         raise UsageError(f"--max-articles {ns.max_articles}: give a number of 1 or more")
     profiles = profiles_for(ns.targets, ns.base_url)
-    with CrawlLock(settings.state_path.with_name(settings.state_path.name + ".lock")):
-        from scraper.app.run import execute  # loads spaCy: a locked crawl need not
+    from scraper.app.run import execute, refuse_bad_model
 
+    refuse_bad_model(settings)
+    with CrawlLock(settings.state_path.with_name(settings.state_path.name + ".lock")):
         bar = progress_bar(settings)
         summary = execute(settings, reporter(settings, bar), settings.state_path,
                           profiles=profiles, since=since, max_articles=ns.max_articles,

@@ -25,7 +25,7 @@ from pathlib import Path
 from spacy.language import Language
 
 from extract.clean import clean
-from extract.errors import PageError, PipelineError
+from extract.errors import ItemError, PageError, PipelineError
 from extract.nlp.facts import extract_all
 from extract.nlp.pipeline import check_model, load_pipeline
 from extract.records import Article, Facts, Page
@@ -43,7 +43,7 @@ from scraper.fetch.discover import Candidate, Discoverer, Discovery
 from scraper.fetch.fetcher import Fetcher
 from scraper.fetch.local import check_html, is_url
 from scraper.fetch.state import State, content_hash, header_map
-from scraper.fetch.urls import url_key
+from scraper.fetch.urls import redact, redact_text, url_key
 from scraper.output.formats import publish
 from scraper.output.report import write_report
 from scraper.output.store import export
@@ -116,9 +116,19 @@ class Pending:
     final: bool
 
 
-def failure_of(exc: InputError | PageError, target: str, url: str) -> Failure:
-    return Failure(input=target, url=url, stage=exc.stage, error=exc.code,
-                   message=exc.message, at=now_utc())
+def failure_of(exc: ItemError, target: str, url: str) -> Failure:
+    """The failures.csv row of one input (no password of a URL is written)."""
+    return Failure(input=redact(target), url=redact(url), stage=exc.stage, error=exc.code,
+                   message=redact_text(exc.message), at=now_utc())
+
+
+def unexpected(exc: Exception, stage: str) -> InputError:
+    """Any other exception met while handling one input (a library's bug or a case it does
+    not translate) is that input's failure, not the end of the run."""
+    error = InputError(f"unexpected {type(exc).__name__}: {str(exc)[:300]}",
+                       code="unexpected")
+    error.stage = stage
+    return error
 
 
 def candidates_of(inputs: Sequence[str]) -> list[Candidate]:
@@ -227,6 +237,9 @@ class Run:
         except InputError as exc:
             self.fail(candidate, exc)
             return self.tick()
+        except Exception as exc:  # noqa: BLE001  (the per-input guard: recorded, run goes on)
+            self.fail(candidate, unexpected(exc, "fetch"))
+            return self.tick()
         self.tick()
         unchanged = page.status == 304 or (
             known is not None and known.state == "done"
@@ -254,7 +267,7 @@ class Run:
             self.state.failed(candidate.key, candidate.url, "article", None, exc.code, True)
             return
         target = candidate.input or candidate.url
-        self.report(f"error: {one_line(target)}: {exc.message}")
+        self.report(f"error: {redact(target)}: {exc.message}")
         failure = failure_of(exc, target, target)
         self.summary.failures.append(failure)
         self.pending.append(Pending(failure, candidate, getattr(exc, "status", None),
@@ -296,7 +309,7 @@ class Run:
         for job, result in zip(chunk, cleaned, strict=True):
             if isinstance(result, Recorded):
                 target = job.candidate.input or job.candidate.url
-                self.report(f"error: {one_line(target)}: {result.message}")
+                self.report(f"error: {redact(target)}: {result.message}")
                 failures.append(failure_of(result, target, job.page.url))
                 self.summary.failures.append(failures[-1])
                 done.append((job, ""))
@@ -311,7 +324,7 @@ class Run:
         results, failed = await loop.run_in_executor(
             pool, extract_and_export, nlp, keep, failures, self.settings)
         for fail in failed:
-            self.report(f"error: {one_line(fail.input)}: {fail.message}")
+            self.report(f"error: {fail.input}: {fail.message}")
         self.summary.failures.extend(failed)
         # The rows are written: only now may the state call these URLs done.
         self.state.done_many([(job.candidate.key, job.candidate.url, job.page.status,
@@ -340,20 +353,16 @@ class Run:
         return False
 
 
-def one_line(text: str) -> str:
-    """An input as it may appear in a line on stderr (a newline in it cannot forge one)."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
-
-
-def clean_all(chunk: list[Job]) -> list[Article | InputError | PageError]:
+def clean_all(chunk: list[Job]) -> list[Article | ItemError]:
     """Clean each page with its site's options: the candidate's profile, or for a page
     without one (a local file, an unknown site) the profile its canonical URL belongs to."""
-    out: list[Article | InputError | PageError] = []
+    out: list[Article | ItemError] = []
     for job in chunk:
-        page = Page(input=job.candidate.input or job.candidate.url, url=job.page.url,
-                    status=job.page.status, headers=job.page.headers,
-                    content=job.page.content, fetched_at=job.page.fetched_at,
-                    redirects=job.page.redirects)
+        # From here on the URLs are what the tables show: without user names or passwords.
+        page = Page(input=redact(job.candidate.input or job.candidate.url),
+                    url=redact(job.page.url), status=job.page.status,
+                    headers=job.page.headers, content=job.page.content,
+                    fetched_at=job.page.fetched_at, redirects=job.page.redirects)
         profile = job.candidate.profile
         try:
             if profile is GENERIC:
@@ -362,6 +371,8 @@ def clean_all(chunk: list[Job]) -> list[Article | InputError | PageError]:
                 out.append(clean(page, profile.clean))
         except PageError as exc:
             out.append(exc)
+        except Exception as exc:  # noqa: BLE001  (the per-input guard: recorded, run goes on)
+            out.append(unexpected(exc, "clean"))
     return out
 
 
@@ -386,10 +397,7 @@ def execute(settings: Settings, report: Report, state_path: Path | None, *,
             progress: Callable[[int | None], object] | None = None) -> RunSummary:
     """Run one plan with its state (a file for the crawl; None: in memory, for a one-off
     run, which always fetches afresh), then the end-of-run hook every run shares."""
-    try:
-        check_model(settings.model)
-    except PipelineError as exc:
-        raise UsageError(str(exc)) from None
+    refuse_bad_model(settings)
     path = state_path if state_path is not None else Path(":memory:")
     with State(path) as state:
         try:
@@ -401,6 +409,15 @@ def execute(settings: Settings, report: Report, state_path: Path | None, *,
                 progress(None)
     finish(settings, summary)
     return summary
+
+
+def refuse_bad_model(settings: Settings) -> None:
+    """A model that is neither an installed package nor a path is bad usage, found before
+    any work (loading it takes seconds and happens while the first pages are fetched)."""
+    try:
+        check_model(settings.model)
+    except PipelineError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def finish(settings: Settings, summary: RunSummary) -> None:

@@ -51,6 +51,14 @@ class NetworkError(FetchError):
     retryable = True
 
 
+class DeadlineExceeded(NetworkError):
+    """The whole request (connect, headers, every read) took longer than `deadline`: a
+    server dripping its answer is not asked again in this run."""
+
+    code = "timeout"
+    retryable = False
+
+
 class TooManyRedirects(FetchError):
     code = "too_many_redirects"
     final = True

@@ -31,7 +31,8 @@ class Settings:
     contact_url: str = "https://github.com/evnews/evnews-scraper"
     user_agent: str = ""
     connect_timeout: float = 10.0
-    read_timeout: float = 30.0
+    read_timeout: float = 30.0  # between two reads
+    deadline: float = 60.0  # the whole of one request: connect, headers and every read
     max_redirects: int = 5
     max_bytes: int = 10_000_000
     batch_size: int = 32
@@ -93,6 +94,7 @@ CHECKS: dict[str, Check] = {
     "format": Check(choices=FORMATS),
     "connect_timeout": Check(low=0.1, high=600),
     "read_timeout": Check(low=0.1, high=3600),
+    "deadline": Check(low=0.1, high=3600),
     "max_redirects": Check(low=0, high=30),
     "max_bytes": Check(low=1),
     "batch_size": Check(low=1, high=10_000),

@@ -28,6 +28,7 @@ from tenacity.wait import wait_none
 from extract.records import Page
 from scraper.core.errors import (
     BadURL,
+    DeadlineExceeded,
     FetchError,
     InputError,
     NetworkError,
@@ -167,12 +168,16 @@ class Fetcher:
         """One GET. Statuses >= 400 raise; httpx's errors become ours here."""
         self.requests += 1
         try:
-            request = self.client.build_request("GET", url, headers=headers)
-            response = await self.client.send(request, stream=True)
-            try:
-                content = await self.read_capped(response, url)
-            finally:
-                await response.aclose()
+            async with asyncio.timeout(self.settings.deadline):
+                request = self.client.build_request("GET", url, headers=headers)
+                response = await self.client.send(request, stream=True)
+                try:
+                    content = await self.read_capped(response, url)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise DeadlineExceeded(f"{url} took over the {self.settings.deadline:g} s "
+                                   "deadline for one request") from None
         except httpx.TimeoutException as exc:
             raise NetworkError(f"timed out fetching {url} ({type(exc).__name__})",
                                code="timeout") from None
@@ -233,7 +238,7 @@ class Fetcher:
         except InputError as exc:
             # 4xx: no rules, crawl freely. 5xx after retries, or no connection: the host
             # is down or refusing.
-            if exc.retryable and not host.given_up:
+            if isinstance(exc, FetchError) and exc.retryable and not host.given_up:
                 host.given_up, host.cause = True, exc
             host.use_robots(None)
 

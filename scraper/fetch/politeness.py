@@ -21,7 +21,7 @@ from scraper.core.errors import FetchError, HostGivenUp
 # stamp starts (scheduling, the pool), and a gap must never come out short. The first
 # request on a host also opens its connection, so it arrives later than it started and
 # the gap after it needs more room.
-PACING_MARGIN = 0.0015
+PACING_MARGIN = 0.003
 FRESH_MARGIN = 0.006
 # No robots.txt Crawl-delay or Retry-After makes us wait longer than this per request.
 MAX_DELAY = 120.0
@@ -116,14 +116,15 @@ class Gate:
             if host.given_up:
                 raise host.given_up_error()
             async with self.global_sem:
-                # Paced from the moment the request may go, after any wait for the limit.
+                # Paced from the moment the request may go, as Scrapy's downloader slot
+                # does; the margin covers the little the send may lag behind it.
                 host.started(loop.time())
                 yield
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with jitter: base * 2**attempt, capped, times 0.5-1.0."""
-    return min(cap, base * 2 ** attempt) * (0.5 + random.random() / 2)
+    return float(min(cap, base * 2 ** attempt) * (0.5 + random.random() / 2))
 
 
 def parse_robots(content: bytes) -> Protego:

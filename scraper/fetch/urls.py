@@ -14,6 +14,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from courlan import normalize_url
 
+# Longer URLs are refused by most servers and proxies (and would fill a spreadsheet cell).
+MAX_URL = 8192
 URL_DATE = re.compile(r"/(20\d\d)/(\d\d)/(\d\d)/")
 
 
@@ -26,7 +28,7 @@ def url_key(url: str) -> str:
     parts = urlsplit(normal)
     host = (parts.hostname or "").lower().removeprefix("www.")
     try:
-        port = parts.port
+        port: int | str | None = parts.port
     except ValueError:  # an out-of-range port: keep it as written, the fetch will fail
         port = parts.netloc.rpartition(":")[2]
     if port:
@@ -48,12 +50,43 @@ def absolute(base: str, href: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname or " " in parts.netloc:
         return None
-    return url
+    return url if valid_host(parts.hostname) and len(url) <= MAX_URL else None
+
+
+def valid_host(host: str) -> bool:
+    """A host name DNS can carry: labels of 1-63 characters once IDNA-encoded, 253 in all
+    (a longer one, or one the IDNA rules reject, makes the resolver raise, not fail)."""
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_host.rstrip(".").split(".")
+    return len(ascii_host) <= 253 and all(0 < len(label) <= 63 for label in labels)
+
+
+def redact(target: str) -> str:
+    """`target` without a user name or password (http://user:pass@host/ -> http://host/):
+    they may be needed to fetch, never to be written in a table, a report or a log line."""
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return target
+    if "@" not in parts.netloc or not parts.scheme:
+        return target
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+USERINFO = re.compile(r"(?<=//)[^/@\s]+@")
+
+
+def redact_text(text: str) -> str:
+    """A message with the user names and passwords of the URLs in it removed."""
+    return USERINFO.sub("", text)
 
 
 def host_of(url: str) -> str:
     """host[:port] of a URL, lower-cased: the unit of politeness."""
-    return urlsplit(url).netloc.lower()
+    return urlsplit(url).netloc.rpartition("@")[2].lower()
 
 
 def date_in_url(url: str) -> datetime | None:

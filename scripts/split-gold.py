@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Split the real-sourced gold passages into train, dev and test, by source page.
+
+    python scripts/split-gold.py fixtures/gold/real/part-*.jsonl
+
+Each passage goes to a split by a hash of its `source_url`, so passages restated from one
+page never sit in two splits, and the split of a passage never changes when others are
+added. Shares: test 25%, dev 20%, train 55%. Writes fixtures/gold/real/{train,dev,test}.jsonl
+sorted by id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "fixtures" / "gold" / "real"
+SHARES = (("test", 25), ("dev", 20), ("train", 55))
+
+
+def split_of(source_url: str) -> str:
+    bucket = int(hashlib.sha256(source_url.encode("utf-8")).hexdigest(), 16) % 100
+    for name, share in SHARES:
+        if bucket < share:
+            return name
+        bucket -= share
+    raise AssertionError("shares add up to 100")
+
+
+def main(paths: list[str]) -> None:
+    splits: dict[str, list[dict]] = {name: [] for name, _ in SHARES}
+    for path in paths:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                splits[split_of(item["source_url"])].append(item)
+    for name, items in splits.items():
+        items.sort(key=lambda item: item["id"])
+        text = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+        (OUT / f"{name}.jsonl").write_text(text, encoding="utf-8")
+        print(f"{name}: {len(items)} passages")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
