@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from scraper.core.errors import NotHTMLError, TooLargeError
+from scraper.core.errors import TooLargeError
 from scraper.core.settings import Settings
 from scraper.fetch import documents
 from scraper.fetch.fetcher import Fetcher, retry_after
@@ -128,7 +128,6 @@ def test_profiles_declare_their_discovery() -> None:
     assert cnevpost.feeds == ("https://cnevpost.com/feed/",)
     assert cnevpost.page("https://cnevpost.com/tag/nio/", 3) == \
         "https://cnevpost.com/tag/nio/page/3/"
-    assert cnevpost.is_listing("https://cnevpost.com/tag/nio/page/2/")
     assert not cnevpost.owns("https://elsewhere.example/2026/01/02/x/")
     moved = cnevpost.rebased("http://127.0.0.1:8080/")
     assert moved.feeds == ("http://127.0.0.1:8080/feed/",)
@@ -150,12 +149,14 @@ def test_fetcher_caps_decoded_bytes(http_server: Served) -> None:
         asyncio.run(go("/big"))
 
 
-def test_crawl_checks_html(http_server: Served) -> None:
-    from scraper.fetch.local import check_html
+def test_the_run_loop_refuses_a_body_that_is_not_html(http_server: Served,
+                                                     tmp_path) -> None:
+    """The loop every command uses checks what the fetcher brought: a PDF is a not_html
+    row, never a page handed to the cleaner."""
+    from scraper.app.run import execute
 
-    async def go() -> bytes:
-        async with Fetcher(Settings(crawl_delay=0.0, retries=0)) as fetcher:
-            return (await fetcher.get(http_server.base + "/pdf")).content
-
-    with pytest.raises(NotHTMLError):
-        check_html(asyncio.run(go()), "application/pdf", "pdf")
+    lines: list[str] = []
+    settings = Settings(out_dir=tmp_path, crawl_delay=0.0, retries=0)
+    summary = execute(settings, lines.append, None, inputs=[http_server.base + "/pdf"])
+    assert [(f.stage, f.error) for f in summary.failures] == [("fetch", "not_html")]
+    assert summary.results == [] and "PDF" in summary.failures[0].message

@@ -36,3 +36,19 @@ def test_unknown_key_and_bad_value_are_usage_errors(tmp_path: Path) -> None:
         load_settings({}, env={}, config_path=config)
     with pytest.raises(UsageError, match="max_bytes"):
         load_settings({}, env={"SCRAPER_MAX_BYTES": "lots"})
+
+
+def test_the_formats_the_settings_accept_are_the_ones_written() -> None:
+    from scraper.core.settings import FORMATS
+    from scraper.output.formats import FORMATS as WRITERS
+
+    assert FORMATS == ("csv", *WRITERS)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("concurrency", 0), ("crawl_delay", -5), ("format", "xslx"), ("batch_size", 0),
+    ("max_pages", 0), ("retries", -1), ("deadline", 0),
+])
+def test_a_value_out_of_range_is_refused_by_name(name: str, value: object) -> None:
+    with pytest.raises(UsageError, match=f"setting {name}"):
+        load_settings({name: value}, env={})

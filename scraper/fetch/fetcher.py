@@ -85,7 +85,6 @@ class Fetcher:
                                 max_keepalive_connections=settings.concurrency),
             follow_redirects=False,
             headers={"User-Agent": settings.agent, "Accept": ACCEPT})
-        self.requests = 0
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -166,7 +165,6 @@ class Fetcher:
 
     async def request(self, url: str, headers: dict[str, str] | None) -> Page:
         """One GET. Statuses >= 400 raise; httpx's errors become ours here."""
-        self.requests += 1
         try:
             async with asyncio.timeout(self.settings.deadline):
                 request = self.client.build_request("GET", url, headers=headers)

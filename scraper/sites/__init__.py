@@ -4,9 +4,9 @@ A profile module sets module-level constants (see `cnevpost.py`); `REGISTRY` lis
 modules. Any site without a profile goes through `generic`.
 
 Crawl fields (all optional): HOME, FEEDS, LISTINGS (listing pages to paginate), PAGE_URL
-(how page N of a listing is spelled, "{listing}page/{n}/"), LISTING_URL (which paths are
-listings), SITEMAPS, ROBOTS_SITEMAPS (read sitemaps from robots.txt), FEED_AUTODISCOVERY
-(read `<link rel=alternate>` feeds from listing pages).
+(how page N of a listing is spelled, "{listing}page/{n}/"), SITEMAPS, ROBOTS_SITEMAPS
+(read sitemaps from robots.txt), FEED_AUTODISCOVERY (read `<link rel=alternate>` feeds
+from listing pages).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ class SiteProfile:
     home: str = ""
     listings: tuple[str, ...] = ()
     page_url: str = ""
-    listing_url: re.Pattern[str] | None = None
     sitemaps: tuple[str, ...] = ()
     robots_sitemaps: bool = True
     feed_autodiscovery: bool = False
@@ -48,10 +47,6 @@ class SiteProfile:
 
     def is_article(self, url: str) -> bool:
         return bool(self.article_url.search(urlparse(url).path))
-
-    def is_listing(self, url: str) -> bool:
-        return self.listing_url is not None and bool(self.listing_url.search(
-            urlparse(url).path))
 
     def page(self, listing: str, n: int) -> str | None:
         """Page `n` of a listing, when the profile knows how pages are spelled."""
@@ -100,7 +95,6 @@ def from_module(module: ModuleType) -> SiteProfile:
         home=getattr(module, "HOME", ""),
         listings=tuple(getattr(module, "LISTINGS", ())),
         page_url=getattr(module, "PAGE_URL", ""),
-        listing_url=re.compile(module.LISTING_URL) if hasattr(module, "LISTING_URL") else None,
         sitemaps=tuple(getattr(module, "SITEMAPS", ())),
         robots_sitemaps=getattr(module, "ROBOTS_SITEMAPS", True),
         feed_autodiscovery=getattr(module, "FEED_AUTODISCOVERY", False),

@@ -10,7 +10,6 @@ FEEDS = ("https://cnevpost.com/feed/",)
 # crawled by giving their URL: `python -m scraper crawl https://cnevpost.com/tag/nio/`.
 LISTINGS = ("https://cnevpost.com/",)
 PAGE_URL = "{listing}page/{n}/"
-LISTING_URL = r"^/(?:tag/[^/]+/)?(?:page/\d+/)?$"
 # Sitemaps come from robots.txt when it lists any.
 ROBOTS_SITEMAPS = True
 ARTICLE_URL = r"^/20\d\d/\d\d/\d\d/[^/]+/?$"
