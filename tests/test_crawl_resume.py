@@ -143,3 +143,20 @@ def test_progress_bar_on_a_terminal_and_silence_when_quiet(site: Site, tmp_path:
 
     quiet = run_cli(*args, "--out", str(tmp_path / "quiet"), "--quiet")
     assert quiet.code == EXIT_OK and quiet.stderr == "" and quiet.stdout == ""
+
+
+def test_a_capped_crawl_is_caught_up_by_the_next(tmp_path: Path, config: Path) -> None:
+    """--max-articles caps one run, never what later runs fetch: the URLs it left are
+    state, drained first by the next run, which then ends with a clean crawl's tables."""
+    from tests.crawlsite import Site, serve_site, story
+
+    with serve_site(site=Site(stories=[story(i) for i in range(48)])) as site:
+        args = ["cnevpost", "--base-url", site.base + "/", "--config", str(config)]
+        capped = tmp_path / "capped"
+        assert main([*args, "--out", str(capped), "--max-articles", "20"]) == EXIT_OK
+        assert len(comparable(capped)["articles"]) == 20
+        assert main([*args, "--out", str(capped)]) == EXIT_OK
+        clean = tmp_path / "clean"
+        assert main([*args, "--out", str(clean)]) == EXIT_OK
+    assert len(comparable(clean)["articles"]) == 47  # 48, less the one robots.txt forbids
+    assert comparable(capped) == comparable(clean)

@@ -164,7 +164,7 @@ def reporter(settings: Settings, bar: object = None) -> Callable[[str], None]:
     Each is one line, whatever it quotes (a newline in a file name cannot forge another),
     and names no password of a URL."""
     def report(line: str) -> None:
-        if line.startswith("error:") or (not settings.quiet and not bar):
+        if line.startswith(("error:", "warning:")) or (not settings.quiet and not bar):
             line = redact_text(line).replace("\r", "\\r").replace("\n", "\\n")
             print(line, file=sys.stderr)
     return report

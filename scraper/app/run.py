@@ -46,7 +46,7 @@ from scraper.fetch.state import State, content_hash, header_map
 from scraper.fetch.urls import redact, redact_text, url_key
 from scraper.output.formats import publish
 from scraper.output.report import write_report
-from scraper.output.store import export
+from scraper.output.store import export, repair
 from scraper.sites import GENERIC, SiteProfile, profile_for
 
 Report = Callable[[str], None]
@@ -65,6 +65,8 @@ class RunSummary:
     not_modified: int = 0
     skipped: int = 0  # already given up (404, PDF) in an earlier run
     disallowed: int = 0  # robots.txt said no
+    capped: int = 0  # left for a later run by --max-articles
+    resumed: int = 0  # left by an earlier run (capped, killed, failed) and taken up now
     seconds: float = 0.0
     results: list[tuple[Article, Facts]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
@@ -88,7 +90,9 @@ class RunSummary:
         return (f"crawl: {self.discovered} discovered ({self.old} too old), "
                 f"{self.fetched} fetched, {self.not_modified} not modified, "
                 f"{len(self.failures)} failed, {self.new_facts} new facts, "
-                f"{self.disallowed} disallowed by robots.txt, {self.seconds:.1f}s")
+                f"{self.disallowed} disallowed by robots.txt, "
+                f"{self.resumed} resumed from earlier runs, "
+                f"{self.capped} left for later by --max-articles, {self.seconds:.1f}s")
 
     def oneoff_line(self) -> str:
         articles, companies, deals, capacities = self.totals()
@@ -148,11 +152,13 @@ class Run:
     `profiles` are discovered first (the crawl); `inputs` are fetched as given (one-off).
     """
 
-    def __init__(self, settings: Settings, state: State, report: Report, *,
+    def __init__(self, settings: Settings, state: State, report: Report,
+                 notice: Report | None = None, *,
                  profiles: Sequence[SiteProfile] = (), inputs: Sequence[str] = (),
                  since: datetime | None = None, max_articles: int | None = None,
                  progress: Progress | None = None) -> None:
         self.settings, self.state, self.report = settings, state, report
+        self.notice = notice  # repairs of damaged tables, said as warnings
         self.profiles, self.inputs = profiles, inputs
         self.since, self.max_articles, self.progress = since, max_articles, progress
         self.summary = RunSummary()
@@ -213,12 +219,33 @@ class Run:
         gone = {c.key for c in fresh if (k := self.state.get(c.key)) and k.state == "gone"}
         self.summary.skipped += len(gone)
         fresh = [c for c in fresh if c.key not in gone]
-        if self.max_articles is not None:
-            fresh = fresh[:self.max_articles]
+        # The frontier is state: every candidate is remembered before any is fetched, so
+        # what this run leaves (a cap, a kill) is drained by the next one, first.
         self.state.seen_many([(c.key, c.url, "article",
                                c.published.isoformat() if c.published else "")
                               for c in fresh])
-        return fresh
+        resumed = self.unfinished(found)
+        self.summary.resumed = len(resumed)
+        plan = resumed + fresh
+        if self.max_articles is not None:
+            self.summary.capped = max(0, len(plan) - self.max_articles)
+            plan = plan[:self.max_articles]
+        return plan
+
+    def unfinished(self, found: Discovery) -> list[Candidate]:
+        """Articles earlier runs discovered and did not extract (cut by --max-articles, or
+        by a kill, or failed in a way worth another try) that this run's discovery did not
+        find again: newest first, for the sites this run crawls."""
+        out = []
+        for key, url, published in self.state.unfinished():
+            profile = next((p for p in self.profiles if p.owns(url)), None)
+            if key in found.candidates or profile is None:
+                continue
+            when = datetime.fromisoformat(published) if published else None
+            candidate = Candidate(key, url, profile, when, "state" if when else "")
+            if not candidate.older_than(self.since):
+                out.append(candidate)
+        return out
 
     async def fetch_one(self, fetcher: Fetcher, queue: asyncio.Queue[Job | None],
                         candidate: Candidate) -> None:
@@ -226,6 +253,11 @@ class Run:
         known = self.state.get(candidate.key)
         if known is not None and known.state == "gone" and not candidate.input:
             self.summary.skipped += 1
+            return self.tick()
+        if known is not None and known.state == "done" and self.state.rebuilt(candidate.key):
+            # Its rows are in the tables (the state was rebuilt from them): not fetched
+            # again just because the state was lost.
+            self.summary.not_modified += 1
             return self.tick()
         headers = known.conditional_headers() if known and known.state == "done" else None
         # A discovered URL is followed only inside its site's domains; a given one anywhere.
@@ -322,7 +354,7 @@ class Run:
                 keep.append(result)
                 done.append((job, result.url))
         results, failed = await loop.run_in_executor(
-            pool, extract_and_export, nlp, keep, failures, self.settings)
+            pool, extract_and_export, nlp, keep, failures, self.settings, self.notice)
         for fail in failed:
             self.report(f"error: {fail.input}: {fail.message}")
         self.summary.failures.extend(failed)
@@ -377,14 +409,16 @@ def clean_all(chunk: list[Job]) -> list[Article | ItemError]:
 
 
 def extract_and_export(nlp: Language, articles: list[Article], failures: list[Failure],
-                       settings: Settings) -> tuple[list[tuple[Article, Facts]], list[Failure]]:
+                       settings: Settings, notice: Report | None = None
+                       ) -> tuple[list[tuple[Article, Facts]], list[Failure]]:
     """Extract and merge one chunk; returns its results and the articles extraction failed
     on (written to failures.csv with the chunk's other failures)."""
     results, failed = extract_all(nlp, articles, settings.batch_size)
     extra = [failure_of(e, a.input, a.url) for a, e in failed]
     if results or failures or extra:
         try:
-            export(settings.out_dir, results, failures + extra, excel=settings.excel)
+            export(settings.out_dir, results, failures + extra, excel=settings.excel,
+                   notice=notice)
         except OSError as exc:
             raise OutputError(f"cannot write the tables in {settings.out_dir}: "
                               f"{exc.strerror or exc}") from None
@@ -398,10 +432,19 @@ def execute(settings: Settings, report: Report, state_path: Path | None, *,
     """Run one plan with its state (a file for the crawl; None: in memory, for a one-off
     run, which always fetches afresh), then the end-of-run hook every run shares."""
     refuse_bad_model(settings)
+
+    def notice(line: str) -> None:
+        report(f"warning: {line}")
+
+    try:
+        repair(settings.out_dir, notice)  # a table a spreadsheet damaged: mended or aside
+    except OSError as exc:
+        raise OutputError(f"cannot read or mend the tables in {settings.out_dir}: "
+                          f"{exc.strerror or exc}") from None
     path = state_path if state_path is not None else Path(":memory:")
-    with State(path) as state:
+    with State(path, tables=settings.out_dir, notice=notice) as state:
         try:
-            summary = asyncio.run(Run(settings, state, report, profiles=profiles,
+            summary = asyncio.run(Run(settings, state, report, notice, profiles=profiles,
                                       inputs=inputs, since=since, max_articles=max_articles,
                                       progress=progress).run())
         finally:

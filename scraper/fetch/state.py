@@ -7,6 +7,11 @@ listing pages) also keep their last body, so a 304 can be read again.
 
 An article is marked `done` only after its rows are in the tables, so a run killed in
 between fetches it again next time instead of trusting a validator for rows never written.
+
+A damaged state file (not a database, or malformed: overwritten, cut short) never stops a
+run: it is moved aside as `state.sqlite.damaged-<UTC time>` with its -wal and -shm files,
+and a new one is rebuilt from articles.csv, every article `done` with error 'rebuilt' and
+no validators (see `State.rebuilt`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from pathlib import Path
 
 from extract.records import Page
 from scraper.core.records import now_utc
+from scraper.fetch.urls import url_key
+from scraper.output.store import Notice, move_aside, read_table, say
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
@@ -40,6 +47,37 @@ CREATE INDEX IF NOT EXISTS urls_canonical ON urls (canonical);
 """
 # States that end a URL's story: extracted, or an answer that will not change (404, PDF).
 FINAL = ("done", "gone")
+# The error of a row rebuilt from articles.csv after the state file was damaged.
+REBUILT = "rebuilt"
+# What SQLite calls a damaged file: "database disk image is malformed", "file is not a
+# database". Any other error (locked, unwritable folder) is not ours to repair.
+DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+class Corrupt(sqlite3.DatabaseError):
+    """PRAGMA quick_check found the file damaged."""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (or create) the state file and check that it is whole."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        # WAL: readers never block, and a kill -9 leaves the last commit intact.
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        problem = db.execute("PRAGMA quick_check").fetchone()[0]
+        if problem != "ok":
+            raise Corrupt(problem)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def damaged(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, Corrupt) or (code is not None and (code & 0xFF) in DAMAGED)
 
 
 @dataclass(frozen=True)
@@ -77,13 +115,22 @@ def content_hash(content: bytes) -> str:
 class State:
     """The SQLite state file. Every write is its own committed transaction."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tables: Path | None = None,
+                 notice: Notice | None = None) -> None:
+        """Open the state at `path`. A damaged file is moved aside and rebuilt from the
+        articles.csv in `tables` (default: the state file's folder); `notice` gets one line
+        saying so."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None)
-        # WAL: readers never block, and a kill -9 leaves the last commit intact.
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        try:
+            self.db = connect(path)
+        except sqlite3.DatabaseError as exc:
+            if not damaged(exc):
+                raise
+            aside = move_aside(path, ("-wal", "-shm", "-journal"))
+            self.db = connect(path)
+            count = self.rebuild((tables or path.parent) / "articles.csv")
+            say(notice, f"{path.name} is damaged ({exc}): moved aside as {aside.name}; a new "
+                        f"one was rebuilt from articles.csv ({count} articles marked done)")
 
     def close(self) -> None:
         self.db.close()
@@ -169,6 +216,35 @@ class State:
             (canonical, key)).fetchone()
         return row is not None
 
+    def rebuild(self, articles: Path) -> int:
+        """Mark every article of `articles` (articles.csv) done, as a run extracted it: with
+        error 'rebuilt' and no validators, so the crawl knows its rows are written."""
+        df = read_table(articles, "articles")
+        now = now_utc()
+        rows = [(url_key(url), url, url, published, REBUILT, now, now)
+                for url, published in zip(df["url"], df["published"], strict=True) if url]
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT INTO urls (key, url, kind, state, canonical, published, error, "
+                "first_seen, last_seen) VALUES (?, ?, 'article', 'done', ?, ?, ?, ?, ?) "
+                "ON CONFLICT (key) DO NOTHING", rows)
+        return self.count("done")
+
+    def unfinished(self) -> list[tuple[str, str, str]]:
+        """Articles discovered and not extracted yet (never fetched, or failed in a way
+        worth another try), newest first: (key, url, published)."""
+        rows = self.db.execute(
+            "SELECT key, url, COALESCE(published, '') FROM urls WHERE kind = 'article' "
+            "AND state IN ('seen', 'failed') ORDER BY published DESC, key").fetchall()
+        return [(str(k), str(u), str(p)) for k, u, p in rows]
+
+    def rebuilt(self, key: str) -> bool:
+        """The URL's row was rebuilt from articles.csv (and not answered since)."""
+        row = self.db.execute("SELECT error FROM urls WHERE key = ?", (key,)).fetchone()
+        return row is not None and row[0] == REBUILT
+
     def count(self, state: str) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM urls WHERE state = ?",
-                               (state,)).fetchone()[0]
+        row = self.db.execute("SELECT COUNT(*) FROM urls WHERE state = ?",
+                              (state,)).fetchone()
+        return int(row[0])

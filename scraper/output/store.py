@@ -7,14 +7,24 @@ byte-identical. Each file is written to a temporary file in the same folder, fsy
 renamed into place, so a crash or a kill leaves either the old or the new complete file.
 `scraper.output.formats` renders xlsx and jsonl from the CSVs at the end of a run.
 pandas is used here and only here.
+
+A damaged table never stops a run. A table a spreadsheet re-saved (`;`-separated,
+Windows-1252, columns moved) or a file cut off mid-row is repaired: the cut row is dropped,
+never kept as data, and the table is rewritten in the contract's form. Columns a person
+added are kept where they were. A file that is not one of our tables at all (random bytes,
+another header) is moved aside as `<name>.csv.damaged-<UTC time>` and the run starts that
+table afresh. Either way the caller's `notice` gets one line per table.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +56,13 @@ SORT_FIRST = {"failures": ("at", "input")}
 CELL_LIMIT = 32_767
 TEXT_DIR = "text"
 BOM = b"\xef\xbb\xbf"
+# Receives one line per damaged table (or state file) for the run to show; no "warning:".
+Notice = Callable[[str], object]
+
+
+class Unreadable(ValueError):
+    """A file that is not one of our tables: it is moved aside, never rewritten."""
+
 
 def cell(value: object) -> str:
     """A value as CSV text: None is the empty cell."""
@@ -110,16 +127,153 @@ def has_bom(path: Path) -> bool:
         return False
 
 
-def read_table(path: Path, table: str) -> pd.DataFrame:
-    """A table as strings, in contract column order; empty when the file is missing."""
-    if not path.exists():
-        return frame(table, [])
-    # utf-8-sig reads files written with or without --excel's byte-order mark.
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+def move_aside(path: Path, companions: Sequence[str] = ()) -> Path:
+    """Rename `path` to `<name>.damaged-<UTC time>` beside it, for a person to look at, with
+    the files named `<name><suffix>` for each of `companions` ("-wal"); returns the new path."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside, n = path.with_name(f"{path.name}.damaged-{stamp}"), 1
+    while aside.exists():
+        aside, n = path.with_name(f"{path.name}.damaged-{stamp}-{n}"), n + 1
+    os.replace(path, aside)
+    for suffix in companions:
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(f"{path}{suffix}", f"{aside}{suffix}")
+    return aside
+
+
+def decode(data: bytes) -> tuple[str, list[str]]:
+    """A table's text and what reading it needed: UTF-8 with or without a byte-order mark,
+    else Windows-1252 (a spreadsheet's re-save)."""
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        if exc.end == len(data) and exc.reason == "unexpected end of data":
+            # Cut inside a character: the cut line goes anyway (see parse).
+            return data[:exc.start].decode("utf-8-sig"), []
+    try:
+        return data.removeprefix(BOM).decode("cp1252"), ["read as Windows-1252"]
+    except UnicodeDecodeError:
+        raise Unreadable("neither UTF-8 nor Windows-1252 text") from None
+
+
+def layout(header: Sequence[str], table: str) -> list[str]:
+    """Our columns in contract order; a column a person added stays after the column it
+    followed in the file (first when it came before all of ours)."""
+    added: dict[str | None, list[str]] = {}
+    anchor: str | None = None
+    for name in header:
+        if name in COLUMNS[table]:
+            anchor = name
+        else:
+            added.setdefault(anchor, []).append(name)
+    columns = list(added.get(None, []))
     for column in COLUMNS[table]:
+        columns += [column, *added.get(column, [])]
+    return columns
+
+
+def ends_in_quotes(text: str, sep: str) -> bool:
+    """Whether the text ends inside a quoted cell: cut off there."""
+    if text.count('"') % 2 == 0:  # quotes come in pairs in a whole file: no second parse
+        return False
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def parse(data: bytes, table: str) -> tuple[pd.DataFrame, list[str]]:
+    """Tolerant reading of a table file: the frame (our columns in contract order, added
+    ones in place, missing ones empty) and the repairs it needed; `Unreadable` when the file
+    is not one of our tables. A last row cut off is dropped, never kept as data."""
+    text, fixes = decode(data)
+    if "\0" in text:
+        raise Unreadable("NUL bytes in the file")
+    ours = COLUMNS[table]
+    first_line = text.split("\n", 1)[0]
+    try:
+        # A spreadsheet in a comma-decimal locale saves with ";": the header tells which.
+        sep = max(",;", key=lambda d: len(set(ours).intersection(
+            *csv.reader([first_line], delimiter=d))))
+        records = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep) if r]
+    except csv.Error as exc:
+        raise Unreadable(str(exc)) from None
+    header = [name.strip() for name in records[0]] if records else []
+    while header and not header[-1]:
+        header.pop()  # trailing empty columns a spreadsheet added
+    if not set(ours[:2]) <= set(header):
+        raise Unreadable(f"no {ours[0]},{ours[1]} header")
+    if len(set(header)) < len(header):
+        raise Unreadable("a column name appears twice")
+    rows, width = records[1:], len(header)
+    cut = ends_in_quotes(text, sep) or (not text.endswith(("\n", "\r"))
+                                         and bool(rows) and len(rows[-1]) < width)
+    if cut and rows:
+        fixes.append(f"its last row was cut off and is dropped (it began {rows.pop()[0][:40]!r})")
+    if any(any(cell.strip() for cell in row[width:]) for row in rows):
+        raise Unreadable("a row has more cells than the header")
+    if sep == ";":
+        fixes.append("';'-separated")
+    if [c for c in header if c in ours] != [c for c in ours if c in header]:
+        fixes.append("columns in another order")
+    df = pd.DataFrame([(row + [""] * width)[:width] for row in rows], columns=header, dtype=str)
+    for column in ours:
         if column not in df.columns:
             df[column] = ""
+    if fixes:  # whatever edited the file may have taken the formula guards off
+        for column in ours:
+            if column not in NUMERIC:
+                df[column] = df[column].map(neutralise)
+    return df[layout(header, table)], fixes
+
+
+def load(path: Path, table: str) -> tuple[pd.DataFrame, list[str]]:
+    """`parse` of the file at `path`: empty when it is missing or empty (0 bytes)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return frame(table, []), []
+    if not data.removeprefix(BOM).strip():
+        return frame(table, []), [f"empty ({len(data)} bytes), taken as an empty table"]
+    header = (",".join(COLUMNS[table]) + "\n").encode()
+    if data.removeprefix(BOM).startswith(header) and data.endswith(b"\n"):
+        # As this module writes it: pandas' fast parser, unless it finds the file damaged.
+        with contextlib.suppress(pd.errors.ParserError, UnicodeDecodeError):
+            return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                               encoding="utf-8-sig"), []
+    return parse(data, table)
+
+
+def read_table(path: Path, table: str) -> pd.DataFrame:
+    """A table as strings, in contract column order; empty when the file is missing or
+    unreadable (`export` and `repair` move an unreadable one aside and say so)."""
+    try:
+        df = load(path, table)[0]
+    except Unreadable:
+        return frame(table, [])
     return df[list(COLUMNS[table])]
+
+
+def take(path: Path, table: str, notice: Notice | None) -> tuple[pd.DataFrame, bool]:
+    """A table with every column, for rewriting, and whether it needs to be rewritten
+    (it was repaired); an unreadable one is moved aside and read as empty."""
+    try:
+        df, fixes = load(path, table)
+    except Unreadable as exc:
+        aside = move_aside(path)
+        say(notice, f"{path.name} cannot be read ({exc}): moved aside as {aside.name}, "
+                    "the table starts afresh")
+        return frame(table, []), False
+    if fixes:
+        say(notice, f"{path.name} repaired: {'; '.join(fixes)}; rewritten as a standard CSV")
+    return df, bool(fixes)
+
+
+def say(notice: Notice | None, line: str) -> None:
+    if notice is not None:
+        notice(line)
 
 
 def sort_rows(df: pd.DataFrame, table: str,
@@ -175,7 +329,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def csv_bytes(df: pd.DataFrame, bom: bool) -> bytes:
     """A frame as CSV bytes: UTF-8, "\\n" line ends, with a byte-order mark when asked."""
-    data = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    data: bytes = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
     return BOM + data if bom else data
 
 
@@ -225,31 +379,63 @@ def keep_fetched_at(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     return new.assign(fetched_at=kept)
 
 
+def with_added(new: pd.DataFrame, gone: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """`new` in the table's layout `columns`. A column a person added takes its value from
+    the old row a new row repeats (a rerun keeps their notes); it is empty otherwise."""
+    ours = list(new.columns)
+    added = [c for c in columns if c not in ours]
+    if added:
+        new = new.merge(gone.drop_duplicates(ours), on=ours, how="left")
+        new = new.fillna(dict.fromkeys(added, ""))
+    return new[list(columns)]
+
+
 def merge_table(out_dir: Path, table: str, new: pd.DataFrame, replaced: set[str],
                 excel: bool | None, published: Mapping[str, str] | None = None,
-                ) -> pd.DataFrame:
+                notice: Notice | None = None) -> pd.DataFrame:
     """Merge `new` into `<table>.csv` (rows of `replaced` articles go) and write it."""
     path = out_dir / f"{table}.csv"
-    old = read_table(path, table)
+    old, _ = take(path, table, notice)
     if table == "articles":
         new = keep_fetched_at(old, new)
     if table == "failures":
+        new = with_added(new, old.iloc[:0], old.columns)
         merged = pd.concat([old, new], ignore_index=True)  # one row per failure per run
     else:
-        old = old[~old["article_id"].isin(replaced)]
-        merged = pd.concat([old, new], ignore_index=True).drop_duplicates()
+        gone = old["article_id"].isin(replaced)
+        new = with_added(new, old[gone], old.columns)
+        merged = pd.concat([old[~gone], new], ignore_index=True).drop_duplicates()
     merged = sort_rows(merged, table, published)
     bom = has_bom(path) if excel is None else excel
     write_atomic(path, csv_bytes(merged, bom))
     return merged
 
 
+def repair(out_dir: Path, notice: Notice | None = None) -> None:
+    """Before a run: move unreadable tables aside and rewrite repairable ones, so that every
+    reader of the folder (formats, report.html) finds tables in the contract's form. Tables
+    in good order are not touched. One `notice` line per table that was not."""
+    if not out_dir.is_dir():
+        return
+    with locked(out_dir):
+        published: dict[str, str] = {}
+        for table in COLUMNS:  # articles first: companies.csv sorts by their published
+            path = out_dir / f"{table}.csv"
+            df, rewrite = take(path, table, notice)
+            if table == "articles":
+                published = dict(zip(df["article_id"], df["published"], strict=True))
+            if rewrite:
+                write_atomic(path, csv_bytes(sort_rows(df, table, published), has_bom(path)))
+
+
 def export(out_dir: Path, results: Iterable[tuple[Article, Facts]],
-           failures: Iterable[Failure] = (), *, excel: bool | None = None) -> None:
+           failures: Iterable[Failure] = (), *, excel: bool | None = None,
+           notice: Notice | None = None) -> None:
     """Merge these articles' facts and these failures into the CSV tables in `out_dir`.
 
     `excel` chooses the byte-order mark; None keeps whatever each file has now (the end of
-    the run, `publish()`, settles it).
+    the run, `publish()`, settles it). `notice` gets one line per damaged table (repaired,
+    or moved aside and started afresh).
     """
     results = list(results)
     rows: dict[str, list[dict[str, object]]] = {t: [] for t in FACT_TABLES}
@@ -262,9 +448,11 @@ def export(out_dir: Path, results: Iterable[tuple[Article, Facts]],
         new_articles = side_texts(out_dir, (a for a, _ in results),
                                   frame("articles", rows["articles"]))
         # Side files first: a table never names a text file that is not there yet.
-        merged = merge_table(out_dir, "articles", new_articles, replaced, excel)
+        merged = merge_table(out_dir, "articles", new_articles, replaced, excel,
+                             notice=notice)
         published = dict(zip(merged["article_id"], merged["published"], strict=True))
         for table in FACT_TABLES[1:]:
-            merge_table(out_dir, table, frame(table, rows[table]), replaced, excel, published)
+            merge_table(out_dir, table, frame(table, rows[table]), replaced, excel, published,
+                        notice)
         merge_table(out_dir, "failures", frame("failures", (vars(f) for f in failures)),
-                    set(), excel)
+                    set(), excel, notice=notice)
