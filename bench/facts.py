@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import spacy  # noqa: E402
 
-from extract.nlp.companies import load_gazetteer  # noqa: E402
+from extract.nlp.companies import PATTERNS, load_gazetteer  # noqa: E402
 from extract.nlp.facts import facts_from_doc  # noqa: E402
 from extract.nlp.pipeline import EXCLUDE, load_pipeline, resolve_model  # noqa: E402
 
@@ -65,7 +65,7 @@ def main() -> int:
     nlp = load_pipeline(args.model)
     base = spacy.load(resolve_model(args.model), exclude=list(EXCLUDE))
     aliases = {}
-    for entry in load_gazetteer(ROOT / "extract" / "patterns" / "companies.jsonl"):
+    for entry in load_gazetteer(PATTERNS / "companies.jsonl"):
         for alias in [entry["name"], *entry.get("aliases", []), *entry.get("exact", [])]:
             aliases[alias.lower()] = entry["name"]
 

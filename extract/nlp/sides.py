@@ -8,6 +8,7 @@ lists of companies, and which two of a sentence's companies are a venture's part
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from spacy.tokens import Span, Token
 
@@ -15,27 +16,30 @@ from extract.nlp.companies import Mention
 
 Spans = list[tuple[int, int, Mention]]  # (start, end, mention), offsets in the sentence
 
-# "Spotlight Automotive, the joint venture between ...": a venture named before the trigger.
-APPOSED_VENTURE = re.compile(r"(?:\s+(?:Limited|Ltd\.?|Inc\.?|LLC|GmbH|AG|SE|Co\.,? Ltd\.?))?"
-                             r",?\s+(?:the|a|an|their|its|[A-Z][\w-]*['’]s)\s+(?:[\w:-]+\s+){0,3}?"
-                             r"(?:joint[- ])?venture", re.I)
-COORDINATION = re.compile(r"\s*(?:,\s*(?:and\s+|as\s+well\s+as\s+)?|and\s+|&\s+)", re.I)
-# "Fiat Chrysler's Jeep brand", "Changan's 50 percent stake in Jiangling": the side is the
-# company owned, not its owner.
-POSSESSED = re.compile(r"['’]s\s+(?:\S+\s+)?|['’]s\s+(?:[\w.%-]+\s+){0,4}?"
-                       r"(?:stake|holding|shares|interest|shareholding)\s+in\s+", re.I)
+
+@dataclass(frozen=True)
+class SidePatterns:
+    """The words (from `deals.json`) that tell which company is on which side."""
+
+    apposed_venture: re.Pattern[str]  # "Spotlight Automotive, the joint venture between ..."
+    coordination: re.Pattern[str]  # "SAIC and FAW", "SAIC, FAW": a list of companies
+    # "Fiat Chrysler's Jeep brand", "Changan's 50 percent stake in Jiangling": the side is
+    # the company owned, not its owner.
+    possessed: re.Pattern[str]
+
+
 CLIMB = {"conj", "xcomp", "advcl", "ccomp", "acl", "dobj", "pobj", "prep", "relcl"}
 SUBJECTS = {"nsubj", "nsubjpass", "csubj"}
 
 
-def partners(acquirer: str | None, target: str | None, spans: Spans,
-             text: str, start: int, topic: str | None) -> tuple[str | None, str | None]:
+def partners(acquirer: str | None, target: str | None, spans: Spans, text: str, start: int,
+             topic: str | None, patterns: SidePatterns) -> tuple[str | None, str | None]:
     """The two partners of a joint venture, leaving out the venture itself: a company whose
     parent is named too ("BMW and Great Wall formed Spotlight Automotive"). When the rule's
     sides miss one, the first two other companies of the sentence stand in."""
     named = {m.company for _, _, m in spans} | ({topic} if topic else set())
     venture = {m.company for s, e, m in spans if m.parent and m.parent in named
-               and (s >= start or APPOSED_VENTURE.match(text, e))}
+               and (s >= start or patterns.apposed_venture.match(text, e))}
     if acquirer and target and not {acquirer, target} & venture and acquirer != target:
         return acquirer, target
     pair = list(dict.fromkeys(m.company for _, _, m in sorted(spans, key=lambda x: x[0])
@@ -48,14 +52,14 @@ def partners(acquirer: str | None, target: str | None, spans: Spans,
 def in_order(text: str, spans: Spans, a: str,
              b: str) -> tuple[str, str]:
     """Two partners in the order the sentence first names them."""
-    first = {}
+    first: dict[str, int] = {}
     for s, _, m in sorted(spans, key=lambda x: x[0]):
         first.setdefault(m.company, s)
     return (a, b) if first.get(a, 0) <= first.get(b, 0) else (b, a)
 
 
-def coordinated(text: str, spans: Spans, end: int,
-                first: str) -> list[str]:
+def coordinated(text: str, spans: Spans, end: int, first: str,
+                patterns: SidePatterns) -> list[str]:
     """The companies listed after `first`: "joint ventures with SAIC and FAW"."""
     following = sorted((sp for sp in spans if sp[0] >= end), key=lambda x: x[0])
     names = [m.company for _, _, m in following]
@@ -64,7 +68,7 @@ def coordinated(text: str, spans: Spans, end: int,
     i = names.index(first)
     more, joined = [], False
     for (_, e, _), (s, e2, m) in zip(following[i:], following[i + 1:], strict=False):
-        joiner = COORDINATION.fullmatch(text[e:s])
+        joiner = patterns.coordination.fullmatch(text[e:s])
         if not joiner or text[e2:e2 + 2] in ("'s", "’s"):
             break  # "Yinwang, Huawei's unit" is an apposition, not a list
         more.append(m.company)
@@ -92,7 +96,7 @@ def possessive_after(text: str, end: int, spans: Spans,
 
 
 def child_of(spans: Spans, end: int, company: str | None,
-             parents: set[str | None]) -> bool:
+             parents: set[str]) -> bool:
     span = position_after(end, spans, company)
     return span is not None and span[2].parent in parents
 
@@ -112,8 +116,8 @@ def blocked(text: str, end: int, spans: Spans, after: str | None,
     return start is not None and bool(gap.search(text[end:start]))
 
 
-def fill_slots(sent: Span, spans: Spans, start: int,
-               end: int) -> dict[str, str]:
+def fill_slots(sent: Span, spans: Spans, start: int, end: int,
+               patterns: SidePatterns) -> dict[str, str]:
     text = sent.text
     """The companies on each side of a trigger: before, before2, after, after2."""
     before: list[str] = []
@@ -128,7 +132,7 @@ def fill_slots(sent: Span, spans: Spans, start: int,
     for i, (_, e, m) in enumerate(following):
         # "buying Fiat Chrysler's Jeep brand": the side is the possessed company.
         if i + 1 < len(following) and not after and \
-                POSSESSED.fullmatch(text[e:following[i + 1][0]]):
+                patterns.possessed.fullmatch(text[e:following[i + 1][0]]):
             continue
         if m.company not in after and m.company not in before[:1]:
             after.append(m.company)
