@@ -11,6 +11,7 @@ path, make every answer a given status, and read the request log.
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -209,12 +210,20 @@ def make_handler(site: Site) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class SiteServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-answer (a killed crawl) is expected, not news."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @contextmanager
 def serve_site(host: str = "127.0.0.1", site: Site | None = None) -> Iterator[Site]:
     """Serve a fixture site on `host` (any 127.0.0.0/8 address), on a free port."""
     site = site or Site()
-    server = ThreadingHTTPServer((host, 0), make_handler(site))
-    server.daemon_threads = True
+    server = SiteServer((host, 0), make_handler(site))
     with running(server) as base:
         site.base = base
         yield site

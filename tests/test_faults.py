@@ -162,3 +162,28 @@ def test_an_unexpected_exception_is_that_inputs_failure(monkeypatch, tmp_path: P
     assert [(f.stage, f.error) for f in summary.failures] == [("clean", "unexpected")]
     assert len(summary.results) == 1
     assert any(line.startswith("error:") and "RecursionError" in line for line in lines)
+
+
+def test_the_text_budget_before_spacy() -> None:
+    """An article over max_chars is refused as too_complex before the model; a long run
+    without spaces (16,000 emoji) costs the model only its first characters."""
+    from extract.nlp.facts import extract_all
+    from extract.nlp.pipeline import load_pipeline
+    from extract.records import Article
+
+    def article(url: str, text: str) -> Article:
+        return Article(url=url, input=url, site="", title="", author="", published="",
+                       source_credit="", paragraphs=(text,), fetched_at="")
+
+    fact = "Nio said its Hefei plant will have an annual capacity of 300,000 vehicles. "
+    long = article("https://example.com/long", fact * 400)
+    emoji = article("https://example.com/emoji", fact + "\U0001F697" * 16_000 + " " + fact)
+    nlp = load_pipeline("en_core_web_sm")
+    started = time.monotonic()
+    results, failed = extract_all(nlp, [long, emoji], max_chars=20_000)
+    assert time.monotonic() - started < 10  # it took 38 s before the run was cut
+    assert [(a.url, e.code, e.stage) for a, e in failed] == [
+        ("https://example.com/long", "too_complex", "extract")]
+    [(got, facts)] = results
+    assert got is emoji and {(c.company, c.units_per_year) for c in facts.capacities} == {
+        ("Nio", 300000)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
@@ -11,6 +12,14 @@ from spacy.tokens import Doc
 from extract.errors import ExtractError
 from extract.nlp import extensions  # noqa: F401  (declares doc._.ev_title)
 from extract.records import Article, CompanyMention, Facts
+
+# spaCy's tokenizer splits a long run without spaces one affix at a time, searching the
+# rest again each time: 16,000 emoji in a row cost half a minute. No fact lives in such a
+# run, so the model reads only its start (the article's own text is left as it is).
+MAX_RUN = 100
+LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1},}}")
+# Longer texts are refused as too_complex: a long feature is about 60,000 characters.
+MAX_CHARS = 500_000
 
 
 def facts_from_doc(doc: Doc) -> Facts:
@@ -35,7 +44,7 @@ def extract_many(nlp: Language, articles: Iterable[Article],
 
 def make_doc(nlp: Language, article: Article) -> Doc:
     """The article's text as a Doc that carries its headline for the components."""
-    doc = nlp.make_doc(article.text)
+    doc = nlp.make_doc(LONG_RUN.sub(lambda m: m.group()[:MAX_RUN], article.text))
     doc._.ev_title = article.title
     return doc
 
@@ -44,10 +53,22 @@ def extract(nlp: Language, article: Article) -> Facts:
     return facts_from_doc(nlp(make_doc(nlp, article)))
 
 
-def extract_all(nlp: Language, articles: list[Article], batch_size: int = 32
+def extract_all(nlp: Language, articles: list[Article], batch_size: int = 32,
+                max_chars: int = MAX_CHARS
                 ) -> tuple[list[tuple[Article, Facts]], list[tuple[Article, ExtractError]]]:
     """Facts for each article, batched; an article the pipeline fails on is an
-    ExtractError of its own instead of the end of the batch."""
+    ExtractError of its own instead of the end of the batch, and one over `max_chars` is
+    refused as too_complex before the model sees it."""
+    too_long = [(a, ExtractError(f"{len(a.text):,} characters of text, over the "
+                                 f"{max_chars:,} the extraction takes", code="too_complex"))
+                for a in articles if len(a.text) > max_chars]
+    articles = [a for a in articles if len(a.text) <= max_chars]
+    results, failed = extract_each(nlp, articles, batch_size)
+    return results, too_long + failed
+
+
+def extract_each(nlp: Language, articles: list[Article], batch_size: int
+                 ) -> tuple[list[tuple[Article, Facts]], list[tuple[Article, ExtractError]]]:
     try:
         return list(extract_many(nlp, articles, batch_size)), []
     except Exception:  # noqa: BLE001 (any failure inside spaCy or a rule: find the article)

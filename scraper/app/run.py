@@ -15,6 +15,7 @@ not written, and the next run ends with the same tables as an uninterrupted one.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +29,7 @@ from extract.clean import clean
 from extract.errors import ItemError, PageError, PipelineError
 from extract.nlp.facts import extract_all
 from extract.nlp.pipeline import check_model, load_pipeline
-from extract.records import Article, Facts, Page
+from extract.records import Article, CleanOptions, Facts, Page
 from scraper.core.errors import (
     InputError,
     OutputError,
@@ -335,7 +336,7 @@ class Run:
         pending, self.pending = self.pending, []
         failures = [*self.discovery_failures, *(p.failure for p in pending)]
         self.discovery_failures = []
-        cleaned = await loop.run_in_executor(pool, clean_all, chunk)
+        cleaned = await loop.run_in_executor(pool, clean_all, chunk, self.settings)
         keep: list[Article] = []
         done: list[tuple[Job, str]] = []  # (job, canonical URL of its rows, if any)
         for job, result in zip(chunk, cleaned, strict=True):
@@ -385,9 +386,13 @@ class Run:
         return False
 
 
-def clean_all(chunk: list[Job]) -> list[Article | ItemError]:
+def clean_all(chunk: list[Job], settings: Settings) -> list[Article | ItemError]:
     """Clean each page with its site's options: the candidate's profile, or for a page
-    without one (a local file, an unknown site) the profile its canonical URL belongs to."""
+    without one (a local file, an unknown site) the profile its canonical URL belongs to;
+    the budget for hostile pages is the settings'."""
+    def budget(options: CleanOptions) -> CleanOptions:
+        return dataclasses.replace(options, max_elements=settings.max_elements)
+
     out: list[Article | ItemError] = []
     for job in chunk:
         # From here on the URLs are what the tables show: without user names or passwords.
@@ -398,9 +403,9 @@ def clean_all(chunk: list[Job]) -> list[Article | ItemError]:
         profile = job.candidate.profile
         try:
             if profile is GENERIC:
-                out.append(clean(page, resolve=lambda url: profile_for(url).clean))
+                out.append(clean(page, resolve=lambda url: budget(profile_for(url).clean)))
             else:
-                out.append(clean(page, profile.clean))
+                out.append(clean(page, budget(profile.clean)))
         except PageError as exc:
             out.append(exc)
         except Exception as exc:  # noqa: BLE001  (the per-input guard: recorded, run goes on)
@@ -413,7 +418,8 @@ def extract_and_export(nlp: Language, articles: list[Article], failures: list[Fa
                        ) -> tuple[list[tuple[Article, Facts]], list[Failure]]:
     """Extract and merge one chunk; returns its results and the articles extraction failed
     on (written to failures.csv with the chunk's other failures)."""
-    results, failed = extract_all(nlp, articles, settings.batch_size)
+    results, failed = extract_all(nlp, articles, settings.batch_size,
+                                  settings.max_text_chars)
     extra = [failure_of(e, a.input, a.url) for a, e in failed]
     if results or failures or extra:
         try:

@@ -35,6 +35,10 @@ class Settings:
     deadline: float = 60.0  # the whole of one request: connect, headers and every read
     max_redirects: int = 5
     max_bytes: int = 10_000_000
+    # The budget for hostile pages: elements of the parsed page before the cleaner, and
+    # characters of the article text before spaCy; over either, `too_complex`.
+    max_elements: int = 200_000
+    max_text_chars: int = 500_000
     batch_size: int = 32
     quiet: bool = False
     # Output: "csv" (default), "xlsx" or "jsonl"; excel=True writes CSV with a UTF-8 BOM.
@@ -97,6 +101,8 @@ CHECKS: dict[str, Check] = {
     "deadline": Check(low=0.1, high=3600),
     "max_redirects": Check(low=0, high=30),
     "max_bytes": Check(low=1),
+    "max_elements": Check(low=100),
+    "max_text_chars": Check(low=1000),
     "batch_size": Check(low=1, high=10_000),
     "crawl_delay": Check(low=0, high=3600),
     "host_concurrency": Check(low=1, high=64),
