@@ -187,3 +187,24 @@ def test_the_text_budget_before_spacy() -> None:
     [(got, facts)] = results
     assert got is emoji and {(c.company, c.units_per_year) for c in facts.capacities} == {
         ("Nio", 300000)}
+
+
+def test_a_file_size_limit_on_the_report_is_one_line(tmp_path: Path) -> None:
+    """`ulimit -f`: the tables fit, the report does not; one line, exit 1, tables kept."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    proc = subprocess.run([sys.executable, "-m", "scraper", str(SEED), "--out", str(tmp_path)],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **FAST},
+                          capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: cannot write")
+    assert len(read(tmp_path / "articles.csv")) == 1
