@@ -38,6 +38,13 @@ class CleanError(PageError):
     code = "no_article"
 
 
+class TooComplex(CleanError):
+    """The page is over the cleaner's budget (`CleanOptions.max_elements`,
+    `max_paragraph_texts`): refused before the passes whose cost grows faster than the page."""
+
+    code = "too_complex"
+
+
 class ExtractError(PageError):
     """The spaCy pipeline failed on this article."""
 

@@ -44,6 +44,16 @@ class CleanOptions:
     title_selector: str = ""
     timezone: timezone | None = None  # for naive times in the page's metadata
     site_name: str = ""
+    # The budget for hostile pages; over either, the page is refused as `too_complex`.
+    # Elements of the parsed tree: the boilerplate pass and trafilatura walk the tree many
+    # times over, and a parsed element costs about 300 bytes. Real article pages have a few
+    # thousand; 200,000 is reached only by generated or padded pages.
+    max_elements: int = 200_000
+    # Text nodes inside <p> elements: trafilatura queries `//p//text()`, which libxml2
+    # evaluates in time quadratic in this number (merging one node set per <p>, or sorting a
+    # run of sibling text nodes left by its tag stripping): a page of 100,000 took 18 s to
+    # clean. Long articles have a few hundred to a few thousand.
+    max_paragraph_texts: int = 10_000
 
 
 @dataclass(frozen=True)

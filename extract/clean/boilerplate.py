@@ -13,8 +13,14 @@ paragraph that merely says "read more" or "share" in prose is never touched:
 - sign-up boxes: a small block around an e-mail field or a sign-up form;
 - widgets by their words: a short block whose whole text opens with "Your compare list",
   "Join us on Telegram", "Share this", ...;
-- widgets by their names: an element whose class or id says share, newsletter, compare,
-  comments, ... and that does not hold the story (judged by its prose, not its name).
+- widgets by their names: an element whose class name or id, read as a whole, says share,
+  newsletter, compare, comments, ... ("comments-area", "jp-relatedposts", but not
+  "comments-enabled" or "follow-up") and that does not hold the story (judged by its prose,
+  not its name).
+
+No rule removes, or grows a removal into, the element that holds most of the page's prose
+(`Story`): a story box named "comments-enabled", or a story of short paragraphs with a
+"Trending" box inside, stays whole.
 
 Then, on the extracted text, `clean_lines` drops whole paragraphs that are chrome wherever
 they stand (and meta lines at the story's edges), and takes a closing "Sourced from X" /
@@ -34,6 +40,10 @@ from lxml import html as lxml_html
 
 PATTERNS = Path(__file__).with_name("boilerplate.json")
 CLASS_SPLIT = re.compile(r"[\s_\-]+|(?<=[a-z])(?=[A-Z])")
+TRAILING_NUMBER = re.compile(r"\d+$")
+# Inline elements that a section heading may be made of, or that may sit inside a sentence.
+INLINE = frozenset({"a", "b", "strong", "span", "em", "i", "small", "font"})
+LINE_PUNCTUATION = " \t\r\n:|»›>•·-–—"
 # A card is short: a headline and an excerpt. Anything longer is not a teaser.
 MAX_CARD_CHARS = 700
 MAX_BLOCK_CHARS = 400
@@ -42,11 +52,14 @@ PROSE_CHARS = 120  # a text block this long, mostly outside links, reads as stor
 STORY_BLOCKS = 3  # an element holding this many prose blocks holds (part of) the story
 
 
-@dataclass(frozen=True)
+# eq=False: hashed by identity, so that the name cache below keys on it cheaply.
+@dataclass(frozen=True, eq=False)
 class Rules:
     hard_tokens: frozenset[str]
     soft_tokens: frozenset[str]
     story_tokens: frozenset[str]
+    part_words: frozenset[str]
+    state_words: frozenset[str]
     link_phrases: tuple[str, ...]
     block_phrases: tuple[str, ...]
     section_phrases: tuple[str, ...]
@@ -70,6 +83,8 @@ def load_rules(path: Path = PATTERNS) -> Rules:
         hard_tokens=words("hard_class_tokens"),
         soft_tokens=words("soft_class_tokens"),
         story_tokens=words("story_class_tokens"),
+        part_words=words("name_part_words"),
+        state_words=words("name_state_words"),
         link_phrases=tuple(p.lower() for p in data["link_phrases"]),
         block_phrases=tuple(p.lower() for p in data["block_phrases"]),
         section_phrases=tuple(p.lower() for p in data["section_phrases"]),
@@ -94,6 +109,35 @@ def link_chars(el: lxml_html.HtmlElement) -> int:
 def link_density(el: lxml_html.HtmlElement, length: int | None = None) -> float:
     length = len(text_of(el)) if length is None else length
     return link_chars(el) / length if length else 0.0
+
+
+class Story:
+    """The page's prose, measured once before anything is removed: the text of its <p>
+    elements. An element holding most of it holds the story, whatever it is named; the
+    deepest such element is the story's box."""
+
+    def __init__(self, body: lxml_html.HtmlElement) -> None:
+        self.chars: dict[lxml_html.HtmlElement, int] = {}
+        for p in body.iter("p"):
+            n = len(p.text_content())
+            for el in (p, *p.iterancestors()):
+                self.chars[el] = self.chars.get(el, 0) + n
+        self.total = self.chars.get(body, 0)
+        holders = [el for el, n in self.chars.items() if self.held(n)]
+        # Holders form one chain from the body down: the box is the one with most ancestors.
+        self.box = max(holders, key=lambda el: sum(1 for _ in el.iterancestors()),
+                       default=None)
+
+    def held(self, chars: int) -> bool:
+        return self.total > 0 and 2 * chars > self.total
+
+    def held_by(self, el: lxml_html.HtmlElement) -> bool:
+        return self.held(self.chars.get(el, 0))
+
+    def inside(self, el: lxml_html.HtmlElement) -> bool:
+        """`el` is in the story's box (or is it)."""
+        box = self.box
+        return box is not None and (el is box or any(a is box for a in el.iterancestors()))
 
 
 def prose_blocks(el: lxml_html.HtmlElement, enough: int = STORY_BLOCKS) -> int:
@@ -129,12 +173,13 @@ def prune(tree: lxml_html.HtmlElement, selectors: tuple[str, ...] = (),
             drop(el)
             removed += 1
     unwrap_layout_tables(body)
-    removed += drop_teaser_cards(body, rules)
-    removed += drop_section_blocks(body, rules)
-    removed += drop_signup_boxes(body)
-    removed += drop_phrase_blocks(body, rules)
-    removed += drop_named_widgets(body, rules)
-    removed += drop_card_grids(body)
+    story = Story(body)
+    removed += drop_teaser_cards(body, rules, story)
+    removed += drop_section_blocks(body, rules, story)
+    removed += drop_signup_boxes(body, story)
+    removed += drop_phrase_blocks(body, rules, story)
+    removed += drop_named_widgets(body, rules, story)
+    removed += drop_card_grids(body, story)
     return removed
 
 
@@ -169,19 +214,39 @@ def is_read_more(el: lxml_html.HtmlElement, rules: Rules) -> bool:
 
 
 def grow(start: lxml_html.HtmlElement, body: lxml_html.HtmlElement, limit: int,
-         alone: Callable[[lxml_html.HtmlElement], bool]) -> lxml_html.HtmlElement:
-    """The largest ancestor of `start` under `limit` chars for which `alone` still holds."""
+         alone: Callable[[lxml_html.HtmlElement], bool],
+         story: Story | None = None) -> lxml_html.HtmlElement:
+    """The largest ancestor of `start` under `limit` chars for which `alone` still holds,
+    short of the story's box (a story of short paragraphs is under `limit` and has no
+    paragraph long enough for `alone` to see it as prose)."""
     card = start
     while True:
         parent = card.getparent()
         if parent is None or parent is body or parent.tag in ("article", "main"):
             return card
-        if len(text_of(parent)) > limit or not alone(parent):
+        if len(text_of(parent)) > limit or not alone(parent) \
+                or (story is not None and story.held_by(parent)):
             return card
         card = parent
 
 
-def drop_teaser_cards(body: lxml_html.HtmlElement, rules: Rules) -> int:
+def in_running_text(el: lxml_html.HtmlElement) -> bool:
+    """An inline element inside a sentence ("called it <b>More from less</b> in a note"):
+    text on the same line before or after it makes it a phrase of the story, not a heading
+    or a widget. A heading set in bold at the head of a block is followed by a break or by
+    nothing but links."""
+    if el.tag not in INLINE:
+        return False
+    before, parent = el.getprevious(), el.getparent()
+    if before is not None:
+        preceding = before.tail
+    else:
+        preceding = parent.text if parent is not None else None
+    return bool((el.tail or "").strip(LINE_PUNCTUATION)
+                or (preceding or "").strip(LINE_PUNCTUATION))
+
+
+def drop_teaser_cards(body: lxml_html.HtmlElement, rules: Rules, story: Story) -> int:
     links = [a for a in body.iter("a", "button") if is_read_more(a, rules)]
     removed = 0
     for link in links:
@@ -189,7 +254,7 @@ def drop_teaser_cards(body: lxml_html.HtmlElement, rules: Rules) -> int:
             continue
         card = grow(link, body, MAX_CARD_CHARS, lambda el: sum(
             1 for a in el.iter("a", "button") if is_read_more(a, rules)) <= 1
-            and prose_blocks(el, 2) < 2)
+            and prose_blocks(el, 2) < 2, story)
         container = card.getparent()
         drop(card)
         removed += 1
@@ -200,7 +265,7 @@ def drop_teaser_cards(body: lxml_html.HtmlElement, rules: Rules) -> int:
     return removed
 
 
-def drop_section_blocks(body: lxml_html.HtmlElement, rules: Rules) -> int:
+def drop_section_blocks(body: lxml_html.HtmlElement, rules: Rules, story: Story) -> int:
     """A "Most read" / "Related" heading and the link lists or cards that follow it."""
     removed = 0
     for head in list(body.iter("h2", "h3", "h4", "h5", "h6", "strong", "b", "p", "span",
@@ -211,11 +276,11 @@ def drop_section_blocks(body: lxml_html.HtmlElement, rules: Rules) -> int:
         text = norm(raw).rstrip(" :»›>")
         if not text or len(text) > 60 or not text.startswith(rules.section_phrases):
             continue
-        if not attached(head, body):
+        if not attached(head, body) or in_running_text(head):
             continue
         # Climb while the ancestor is the heading plus link lists: the whole box goes.
         box = grow(head, body, 1500, lambda el: prose_blocks(el, 1) == 0
-                   or link_density(el) > 0.5)
+                   or link_density(el) > 0.5, story)
         if box is head:
             followers = []
             for sib in head.itersiblings():
@@ -237,7 +302,7 @@ def drop_section_blocks(body: lxml_html.HtmlElement, rules: Rules) -> int:
     return removed
 
 
-def drop_signup_boxes(body: lxml_html.HtmlElement) -> int:
+def drop_signup_boxes(body: lxml_html.HtmlElement, story: Story) -> int:
     """A small block around an e-mail field: a newsletter or sign-up box."""
     removed = 0
     fields = body.xpath(".//input[@type='email' or contains(@name, 'mail')]"
@@ -247,13 +312,13 @@ def drop_signup_boxes(body: lxml_html.HtmlElement) -> int:
         if not attached(field, body):
             continue
         box = grow(field, body, MAX_BOX_CHARS, lambda el: prose_blocks(el, 1) == 0
-                   and not el.xpath(".//textarea"))
+                   and not el.xpath(".//textarea"), story)
         drop(box)
         removed += 1
     return removed
 
 
-def drop_phrase_blocks(body: lxml_html.HtmlElement, rules: Rules) -> int:
+def drop_phrase_blocks(body: lxml_html.HtmlElement, rules: Rules, story: Story) -> int:
     removed = 0
     for el in list(body.iter("div", "section", "aside", "p", "ul", "form", "span", "h2", "h3",
                              "h4", "amp-social-share")):
@@ -263,7 +328,7 @@ def drop_phrase_blocks(body: lxml_html.HtmlElement, rules: Rules) -> int:
         text = norm(raw)
         if not text or len(text) > MAX_BLOCK_CHARS or not text.startswith(rules.block_phrases):
             continue
-        if not attached(el, body):
+        if not attached(el, body) or in_running_text(el) or story.held_by(el):
             continue
         # A story sentence that opens with "Share ..." or "Sign up ..." is prose: a widget is
         # short or made of links and buttons.
@@ -286,27 +351,101 @@ def name_tokens(names: str) -> frozenset[str]:
     return frozenset(t.lower() for t in CLASS_SPLIT.split(names) if t)
 
 
-def drop_named_widgets(body: lxml_html.HtmlElement, rules: Rules) -> int:
+def name_words(name: str) -> tuple[str, ...]:
+    """The words of one class name or id, lower-cased: split on '-', '_' and camelCase, a
+    trailing number dropped ("comment-5101", "popularposts1"), and a word with digits
+    inside dropped whole (the hash of a CSS module, "item__cz1vh")."""
+    words = (TRAILING_NUMBER.sub("", w).lower() for w in CLASS_SPLIT.split(name))
+    return tuple(w for w in words if w.isalpha())
+
+
+@dataclass(frozen=True)
+class Named:
+    hard: bool
+    words: frozenset[str]  # the rule words the name holds
+
+
+@lru_cache(maxsize=16384)
+def named(name: str, rules: Rules) -> Named | None:
+    """What one class name or id, read as a whole, names: None unless the name is a rule
+    word, or ends in one ("jp-relatedposts", "site-footer", "mostRead") with only words of
+    structure after it ("comments-area", "share-bar__btn--copy", "related-posts-list").
+    A rule word inside a name that means something else does not count: "follow-up",
+    "nav-aware", "widget-embed"; nor does a name that states a condition of its element,
+    "comments-enabled", "has-sidebar", "content-with-sidebar"."""
+    if not rules.state_words.isdisjoint(name_words(name)):
+        return None
+    # A BEM modifier ("--copy" in "share-bar__btn--copy") is a variant of what the name
+    # before it names.
+    core = list(name_words(name.split("--", 1)[0] or name))
+    while len(core) > 1 and core[-1] in rules.part_words:
+        core.pop()
+    vocabulary = rules.hard_tokens | rules.soft_tokens
+    # The longest run of words at the end that is a rule word: "most-popular" is "mostpopular".
+    for i in range(len(core)):
+        head = "".join(core[i:])
+        if head in vocabulary:
+            found = frozenset({head, *(w for w in core if w in vocabulary)})
+            return Named(hard=not found.isdisjoint(rules.hard_tokens), words=found)
+    return None
+
+
+@lru_cache(maxsize=8192)
+def names_of(classes: str, ident: str,
+             rules: Rules) -> tuple[tuple[Named, ...], Named | None]:
+    """What an element's class names and its id name; pages repeat the same class lists."""
+    by_class = tuple(n for n in (named(c, rules) for c in classes.split()) if n)
+    return by_class, named(ident.strip(), rules)
+
+
+COMMENT_WORDS = frozenset({"comment", "comments", "disqus"})
+# The end of a sentence: a full stop, question or exclamation mark before a space (or a
+# closing quote, or the end), so that "4.5" or "e.g.x" do not end one.
+SENTENCE_END = re.compile(r"[.!?](?=[\"”’)]*(?:\s|$))")
+SENTENCE_CHARS = 40
+
+
+def holds_sentence(el: lxml_html.HtmlElement, length: int) -> bool:
+    """A sentence of story text in the element: 40+ characters closed by a full stop,
+    outside links. A soft name (widget, nav, follow, caption, ...) is too weak to outweigh
+    it. Split, not searched with a pattern like `\\w[^.]{40,}[.]`, which backtracks over
+    every start position of a long text without a full stop (a menu, a run of emoji)."""
+    if link_density(el, length) >= 0.3:
+        return False
+    closed = SENTENCE_END.split(text_of(el))[:-1]
+    return any(len(part.strip()) >= SENTENCE_CHARS for part in closed)
+
+
+def drop_named_widgets(body: lxml_html.HtmlElement, rules: Rules, story: Story) -> int:
     removed = 0
     for el in body.xpath(".//*[@class or @id]"):
         if el.tag in ("body", "article", "main", "html"):
             continue
-        tokens = class_tokens(el)
-        hard = tokens & rules.hard_tokens
-        if not hard and not tokens & rules.soft_tokens:
+        by_class, by_id = names_of(el.get("class", ""), el.get("id", ""), rules)
+        if not by_class and by_id is None:
             continue
         if not attached(el, body):
             continue
-        if tokens & rules.story_tokens and not tokens & {"comment", "comments"} \
-                and prose_blocks(el, 1):
+        found = [*by_class, *([by_id] if by_id else [])]
+        hard = any(n.hard for n in found)
+        comments = any(not n.words.isdisjoint(COMMENT_WORDS) for n in found)
+        if class_tokens(el) & rules.story_tokens and not comments and prose_blocks(el, 1):
             continue  # "article-body pagination", "content-with-sidebar": the story's box
+        # Class lists collect state and layout names that say nothing of what the element
+        # holds: the box with most of the page's prose is the story whatever its classes
+        # say. An id names one element on purpose ("comments" holding long comments goes).
+        if by_id is None and story.held_by(el):
+            continue
         if not hard:
-            # Soft names (social, caption, widget, ...) also wrap embeds and whole posts:
-            # only a short or link-heavy one is chrome.
+            # Soft names (social, caption, widget, ...) also wrap embeds, whole posts and,
+            # in the story, page builders' blocks of one short paragraph
+            # ("elementor-widget-container"): only a short or link-heavy one is chrome, and
+            # in the story's box only if it holds no sentence of prose either.
             length = len(text_of(el))
-            if length > 200 and link_density(el, length) < 0.5 or prose_blocks(el, 1):
+            if length > 200 and link_density(el, length) < 0.5 or prose_blocks(el, 1) \
+                    or (story.inside(el) and holds_sentence(el, length)):
                 continue
-        elif not tokens & {"comment", "comments", "disqus"} and prose_blocks(el) >= STORY_BLOCKS:
+        elif not comments and prose_blocks(el) >= STORY_BLOCKS:
             continue
         drop(el)
         removed += 1
@@ -317,7 +456,7 @@ def signature(el: lxml_html.HtmlElement) -> tuple[str, str]:
     return el.tag, " ".join(sorted((el.get("class") or "").split()))
 
 
-def drop_card_grids(body: lxml_html.HtmlElement) -> int:
+def drop_card_grids(body: lxml_html.HtmlElement, story: Story) -> int:
     """Three or more same-shaped siblings, each a short headline link (+ excerpt)."""
     removed = 0
     for parent in list(body.iter("div", "ul", "ol", "section", "aside", "amp-carousel")):
@@ -327,7 +466,7 @@ def drop_card_grids(body: lxml_html.HtmlElement) -> int:
         shapes = {signature(k) for k in kids}
         if len(shapes) != 1 or kids[0].tag in ("p", "br", "span", "a", "img"):
             continue
-        if all(is_card(k) for k in kids):
+        if all(is_card(k) for k in kids) and not story.held_by(parent):
             drop(parent)
             removed += 1
     return removed

@@ -391,7 +391,8 @@ def clean_all(chunk: list[Job], settings: Settings) -> list[Article | ItemError]
     without one (a local file, an unknown site) the profile its canonical URL belongs to;
     the budget for hostile pages is the settings'."""
     def budget(options: CleanOptions) -> CleanOptions:
-        return dataclasses.replace(options, max_elements=settings.max_elements)
+        return dataclasses.replace(options, max_elements=settings.max_elements,
+                                   max_paragraph_texts=settings.max_paragraph_texts)
 
     out: list[Article | ItemError] = []
     for job in chunk:

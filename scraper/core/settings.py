@@ -38,6 +38,7 @@ class Settings:
     # The budget for hostile pages: elements of the parsed page before the cleaner, and
     # characters of the article text before spaCy; over either, `too_complex`.
     max_elements: int = 200_000
+    max_paragraph_texts: int = 10_000  # text runs inside <p>: trafilatura is quadratic in it
     max_text_chars: int = 500_000
     batch_size: int = 32
     quiet: bool = False
@@ -102,6 +103,7 @@ CHECKS: dict[str, Check] = {
     "max_redirects": Check(low=0, high=30),
     "max_bytes": Check(low=1),
     "max_elements": Check(low=100),
+    "max_paragraph_texts": Check(low=100),
     "max_text_chars": Check(low=1000),
     "batch_size": Check(low=1, high=10_000),
     "crawl_delay": Check(low=0, high=3600),
