@@ -33,18 +33,9 @@ from scraper.core.settings import Settings
 from scraper.fetch.fetcher import fetch_page as fetch
 from scraper.sites import profile_for
 from tests.conftest import PAGES, ROOT, html_of, load_expected
+from tests.test_boilerplate import STORY
 
 HOSTILE = sorted((PAGES / "hostile").glob("*.expected.json"))
-STORY = (
-    "<p>Nio has agreed to buy the two Hefei plants that JAC has run for it since 2018, "
-    "the company said in a filing on Wednesday, ending an arrangement that began when the "
-    "start-up had no licence of its own.</p>"
-    "<p>The plants can build about 240,000 cars a year between them, and Nio said the "
-    "purchase would let it apply to produce vehicles under its own name for the first "
-    "time.</p>"
-    "<p>Analysts said the move was expected, since the carmaker has been preparing to take "
-    "over the lines for more than a year and already employs most of the engineers.</p>"
-)
 
 
 def page(content: bytes, content_type: str = "text/html; charset=utf-8") -> Page:
