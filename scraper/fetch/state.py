@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extract.records import Page
+from scraper.core.files import Notice, move_aside, say
 from scraper.core.records import now_utc
 from scraper.fetch.urls import url_key
-from scraper.output.store import Notice, move_aside, read_table, say
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
@@ -219,6 +219,8 @@ class State:
     def rebuild(self, articles: Path) -> int:
         """Mark every article of `articles` (articles.csv) done, as a run extracted it: with
         error 'rebuilt' and no validators, so the crawl knows its rows are written."""
+        from scraper.output.store import read_table  # pandas, only for a rebuild
+
         df = read_table(articles, "articles")
         now = now_utc()
         rows = [(url_key(url), url, url, published, REBUILT, now, now)

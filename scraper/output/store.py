@@ -23,13 +23,13 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from extract.records import Article, Facts
+from scraper.core.files import Notice, move_aside, say
 from scraper.core.records import Failure
 
 try:  # POSIX only; elsewhere concurrent runs on one folder are simply not guarded
@@ -57,7 +57,6 @@ CELL_LIMIT = 32_767
 TEXT_DIR = "text"
 BOM = b"\xef\xbb\xbf"
 # Receives one line per damaged table (or state file) for the run to show; no "warning:".
-Notice = Callable[[str], object]
 
 
 class Unreadable(ValueError):
@@ -125,20 +124,6 @@ def has_bom(path: Path) -> bool:
             return handle.read(3) == BOM
     except FileNotFoundError:
         return False
-
-
-def move_aside(path: Path, companions: Sequence[str] = ()) -> Path:
-    """Rename `path` to `<name>.damaged-<UTC time>` beside it, for a person to look at, with
-    the files named `<name><suffix>` for each of `companions` ("-wal"); returns the new path."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    aside, n = path.with_name(f"{path.name}.damaged-{stamp}"), 1
-    while aside.exists():
-        aside, n = path.with_name(f"{path.name}.damaged-{stamp}-{n}"), n + 1
-    os.replace(path, aside)
-    for suffix in companions:
-        with contextlib.suppress(FileNotFoundError):
-            os.replace(f"{path}{suffix}", f"{aside}{suffix}")
-    return aside
 
 
 def decode(data: bytes) -> tuple[str, list[str]]:
@@ -269,11 +254,6 @@ def take(path: Path, table: str, notice: Notice | None) -> tuple[pd.DataFrame, b
     if fixes:
         say(notice, f"{path.name} repaired: {'; '.join(fixes)}; rewritten as a standard CSV")
     return df, bool(fixes)
-
-
-def say(notice: Notice | None, line: str) -> None:
-    if notice is not None:
-        notice(line)
 
 
 def sort_rows(df: pd.DataFrame, table: str,
