@@ -27,13 +27,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/facts.py
-	$(PY) bench/facts.py --gold fixtures/gold/holdout.jsonl
-	$(PY) bench/facts.py --gold fixtures/gold/holdout2.jsonl
-	$(PY) bench/facts.py --gold fixtures/gold/articles.jsonl
-	$(PY) bench/facts.py --gold fixtures/gold/blind4.jsonl
 	$(PY) bench/cleaner.py
 	$(PY) bench/throughput.py
 	$(PY) bench/crawl.py
+	$(PY) bench/faults.py
 
 # Re-pin requirements.lock from pyproject.toml's ranges, in a throwaway environment.
 lock:

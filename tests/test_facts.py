@@ -3,6 +3,7 @@ row says. The pipeline is the real one (the trained model plus our components)."
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
 from pathlib import Path
@@ -238,20 +239,23 @@ def test_an_article_the_pipeline_fails_on_is_its_own_failure() -> None:
     assert "ValueError: cannot read this" in failed[0][1].message
 
 
-# Floors (companies, deals, capacities F1) a little under each set's figures today.
-HELD_OUT_FLOORS = {
-    "holdout": (0.95, 0.78, 0.90), "holdout2": (0.95, 0.78, 0.90),
-    "articles": (0.95, 0.78, 0.90), "blind4": (0.95, 0.78, 0.90),
-    "blind5": (0.93, 0.66, 0.78), "blind6": (0.96, 0.82, 0.84),
-}
+# Floors (companies, deals, capacities F1) of each regression set, with the digest of the
+# set they were measured on (fixtures/gold/regression/floors.json).
+REGRESSION = FIXTURES / "gold" / "regression"
+FLOORS = {name: entry for name, entry in
+          json.loads((REGRESSION / "floors.json").read_text("utf-8")).items()
+          if not name.startswith("_")}
 
 
-@pytest.mark.parametrize("name", list(HELD_OUT_FLOORS))
-def test_held_out_sets_do_not_regress(name: str) -> None:
-    """The sets written blind to the rules (see README, Measured): a floor under today's
-    figures, so that a rule tuned to the development set cannot quietly cost real text."""
-    items = [json.loads(line) for line in (FIXTURES / "gold" / f"{name}.jsonl")
-             .read_text("utf-8").splitlines() if line.strip()]
+@pytest.mark.parametrize("name", list(FLOORS))
+def test_regression_sets_do_not_regress(name: str) -> None:
+    """The sets once written blind to the rules (see README, Measured): a floor under their
+    recorded figures, so that a rule tuned elsewhere cannot quietly cost them; the set
+    itself must be the one the floor was measured on."""
+    data = (REGRESSION / f"{name}.jsonl").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == FLOORS[name]["sha256"], \
+        f"{name}.jsonl changed: re-measure it and record its digest and floor"
+    items = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
     got = [facts_from_doc(doc) for doc in nlp().pipe([i["text"] for i in items])]
     companies = f1([set(i["companies"]) for i in items],
                    [{c.company for c in f.companies} for f in got])
@@ -261,6 +265,6 @@ def test_held_out_sets_do_not_regress(name: str) -> None:
     capacities = f1([{(c["company"], c["units_per_year"]) for c in i["capacities"]}
                      for i in items],
                     [{(c.company, c.units_per_year) for c in f.capacities} for f in got])
-    floor_companies, floor_deals, floor_capacities = HELD_OUT_FLOORS[name]
+    floor_companies, floor_deals, floor_capacities = FLOORS[name]["floors"]
     assert companies >= floor_companies and deals >= floor_deals \
         and capacities >= floor_capacities, (companies, deals, capacities)
