@@ -154,7 +154,7 @@ class Fetcher:
             with attempt:
                 async with self.gate.slot(host):
                     try:
-                        page = await self.request(url, headers)
+                        page = await self.request(url, headers, host)
                     except InputError as exc:
                         if exc.retryable:
                             host.strike(s.backoff)
@@ -163,11 +163,14 @@ class Fetcher:
                 return page
         raise AssertionError("unreachable: tenacity reraises the last error")
 
-    async def request(self, url: str, headers: dict[str, str] | None) -> Page:
+    async def request(self, url: str, headers: dict[str, str] | None, host: Host) -> Page:
         """One GET. Statuses >= 400 raise; httpx's errors become ours here."""
+        # The pacing needs to know when the request went out; without a delay it need not.
+        extensions = {"trace": host.trace} if host.delay > 0 else None
         try:
             async with asyncio.timeout(self.settings.deadline):
-                request = self.client.build_request("GET", url, headers=headers)
+                request = self.client.build_request("GET", url, headers=headers,
+                                                    extensions=extensions)
                 response = await self.client.send(request, stream=True)
                 try:
                     content = await self.read_capped(response, url)

@@ -21,7 +21,9 @@ from scraper.core.errors import FetchError, HostGivenUp
 # stamp starts (scheduling, the pool), and a gap must never come out short. The first
 # request on a host also opens its connection, so it arrives later than it started and
 # the gap after it needs more room.
-PACING_MARGIN = 0.003
+PACING_MARGIN = 0.0015
+# How much of the pacing wait is left to the moment before sending (see Host.trace).
+PACING_LEAD = 0.02
 FRESH_MARGIN = 0.006
 # No robots.txt Crawl-delay or Retry-After makes us wait longer than this per request.
 MAX_DELAY = 120.0
@@ -54,6 +56,24 @@ class Host:
         if self.delay > 0:
             self.next_at = now + self.delay + (FRESH_MARGIN if self.fresh else PACING_MARGIN)
         self.fresh = False
+
+    async def trace(self, event: str, info: dict[str, object]) -> None:
+        """httpx's documented `trace` request extension, told each step of a request: the
+        pacing clock restarts when the request line has gone out, not when the slot
+        opened, so that however long a busy loop held the request in between, the next
+        one on this host reaches the server no sooner than the delay after it."""
+        if event == "connection.connect_tcp.complete":
+            self.fresh = True
+        elif event.endswith("send_request_headers.started"):
+            loop = asyncio.get_running_loop()
+            # The slot let the request go up to LEAD early, so that building it and taking
+            # a connection happen inside the delay; what is left is waited here.
+            while (wait := self.next_at - loop.time()) > 0:
+                await asyncio.sleep(wait)
+        elif event.endswith("send_request_headers.complete"):
+            # Counted from when the request line was written: the send may pause the task,
+            # and a clock started before such a pause would let the next request come early.
+            self.started(asyncio.get_running_loop().time())
 
     def given_up_error(self) -> HostGivenUp:
         """The failure of a request to a host given up, naming the cause when known."""
@@ -111,14 +131,17 @@ class Gate:
             raise host.given_up_error()
         async with host.sem:
             # A loop, because a 429 on another request may push next_at while we sleep.
-            while (wait := host.next_at - loop.time()) > 0:
+            lead = PACING_LEAD if host.delay > 0 else 0.0
+            while (wait := host.next_at - lead - loop.time()) > 0:
                 await asyncio.sleep(wait)
             if host.given_up:
                 raise host.given_up_error()
             async with self.global_sem:
-                # Paced from the moment the request may go, as Scrapy's downloader slot
-                # does; the margin covers the little the send may lag behind it.
-                host.started(loop.time())
+                # Paced in the slot, as Scrapy's downloader slot does; with a delay,
+                # `Host.trace` waits the last LEAD seconds and restarts the clock when the
+                # request line goes out.
+                if host.delay <= 0:
+                    host.started(loop.time())
                 yield
 
 
