@@ -22,8 +22,6 @@ page, the deadline).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 import random
 import signal
@@ -39,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.crawlsite import Site, serve_site, story  # noqa: E402
 from tests.server import serve  # noqa: E402
+from tests.test_crawl_resume import comparable  # noqa: E402
 
-TABLES = ("articles", "companies", "deals", "capacities", "failures")
 LATENCY = 0.05  # per answer of the local site, so that a crawl lasts long enough to cut
 CONFIG = "crawl_delay = 0.0\nbackoff = 0.05\nmax_backoff = 0.2\nretries = 2\nbatch_size = 3\n"
 SEED = ROOT / "fixtures" / "pages" / "syndication" / "xiaomi-borgward-seed-shape.html"
@@ -73,16 +71,6 @@ def measured(*args: str, timeout: float = 300) -> tuple[int, str, float, float]:
         seconds = time.monotonic() - started
         err.seek(0)
         return os.waitstatus_to_exitcode(status), err.read(), seconds, usage.ru_maxrss / 1024
-
-
-def comparable(out: Path) -> dict[str, list[dict[str, str]]]:
-    tables = {}
-    for name in TABLES:
-        path = out / f"{name}.csv"
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
-        tables[name] = [{k: v for k, v in row.items() if k not in ("fetched_at", "at")}
-                        for row in csv.DictReader(io.StringIO(text))]
-    return tables
 
 
 def rows(out: Path) -> int:

@@ -33,6 +33,7 @@ import train_pairs as tp  # noqa: E402  (the examples, exactly as trained on)
 from spacy.language import Language  # noqa: E402
 from spacy.tokens import Doc  # noqa: E402
 
+from bench import facts  # noqa: E402
 from extract.nlp.pipeline import load_pipeline  # noqa: E402
 
 GOLD = ROOT / "fixtures" / "gold"
@@ -50,21 +51,11 @@ VETO_GRID = [0.01, 0.02, 0.03, *GRID[:10]]
 Deal = tuple[str, str, str]
 
 
-class Score:
+class Score(facts.Score):
     """Deals counted as bench/facts.py counts them: sets of (acquirer, target, type)."""
 
-    def __init__(self) -> None:
-        self.tp = self.fp = self.fn = 0
-
-    def add(self, gold: set[Deal], pred: set[Deal]) -> None:
-        self.tp += len(gold & pred)
-        self.fp += len(pred - gold)
-        self.fn += len(gold - pred)
-
     def line(self, name: str) -> str:
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-        f = 2 * p * r / (p + r) if p + r else 0.0
+        p, r, f = self.prf()
         return f"{name:38s} P={p:.3f} R={r:.3f} F1={f:.3f} (tp={self.tp} fp={self.fp} fn={self.fn})"
 
 

@@ -14,17 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from scraper.app.cli import main as cli_main
 from tests.conftest import ROOT, run_cli
 from tests.crawlsite import Site
-from tests.test_crawl import FAST
-
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
-
-
-def main(argv: list[str]) -> int:
-    """`python -m scraper crawl ARGV`, in this process."""
-    return cli_main(["crawl", *argv])
+from tests.test_crawl import EXIT_LOCKED, EXIT_OK, FAST, main
 
 TABLES = ("articles", "companies", "deals", "capacities", "failures")
 
