@@ -5,7 +5,8 @@
         [--status-pick sum|last] [--sets dev,holdout,...] [--mode COMBINATION]
 
 A model directory holds `model-best` and `pairs.json` (scripts/train_pairs.py writes both);
-the defaults are the shipped ones in extract/nlp/models/. Several deal models are averaged.
+the defaults are the shipped ones in extract/nlp/models/ (the pipeline's `ev_deal_pairs`).
+Several deal models are averaged.
 Deals are scored on (acquirer, target, deal_type), counted as bench/facts.py counts them,
 for every combination in MODES; each one's thresholds (t_add, t_veto) are chosen on
 real/dev, then applied unchanged to the regression sets. Status: the share of found true
@@ -29,11 +30,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import spacy  # noqa: E402
-import train_pairs as tp  # noqa: E402  (the examples, exactly as trained on)
+import train_pairs as tp  # noqa: E402  (the gold and the rules' deals, as trained on)
 from spacy.language import Language  # noqa: E402
 from spacy.tokens import Doc  # noqa: E402
 
 from bench import facts  # noqa: E402
+from extract.nlp import pairs  # noqa: E402
 from extract.nlp.pipeline import load_pipeline  # noqa: E402
 
 GOLD = ROOT / "fixtures" / "gold"
@@ -80,12 +82,11 @@ class Model:
 
     @classmethod
     def load(cls, path: Path) -> Model:
-        return cls(spacy.load(path / "model-best"), json.loads((path / tp.META).read_text()))
+        return cls(spacy.load(path / "model-best"), json.loads((path / pairs.META).read_text()))
 
     @property
-    def how(self) -> tp.Marking:
-        return tp.Marking(**{k: self.meta[k] for k in tp.Marking.__dataclass_fields__
-                             if k in self.meta})
+    def how(self) -> pairs.Marking:
+        return pairs.Marking.of(self.meta)
 
     def cats(self, texts: list[str]) -> list[dict[str, float]]:
         return [d.cats for d in self.nlp.pipe(texts, batch_size=256)]
@@ -100,10 +101,10 @@ def first_seen(doc: Doc) -> dict[str, int]:
 
 def model_probs(doc: Doc, rules: dict[tp.Key, dict[str, str]], model: Model) -> dict[Deal, float]:
     """A deal model's probability for each ordered pair and type: its best window."""
-    examples = tp.examples(doc, model.how)
+    examples = pairs.examples(doc, model.how)
     raw: dict[Deal, float] = defaultdict(float)
     for ex, cats in zip(examples, model.cats(
-            [tp.deal_text(ex, rules, model.meta["hint"]) for ex in examples]), strict=True):
+            [pairs.deal_text(ex, rules, model.how) for ex in examples]), strict=True):
         for label, p in cats.items():
             raw[(ex.a, ex.b, label)] = max(raw[(ex.a, ex.b, label)], p)
     return raw
@@ -119,10 +120,10 @@ def score_doc(doc: Doc, item: tp.Item, deals: list[Model], status: Model | None)
     order = first_seen(doc)
     probs: dict[Deal, float] = {}
     for (a, b, t), p in raw.items():
-        probs[(a, b, t)] = max(p, raw[(b, a, t)]) if t in tp.SYMMETRIC else p
+        probs[(a, b, t)] = max(p, raw[(b, a, t)]) if t in pairs.SYMMETRIC else p
     best = set()
     for (a, b, t), p in probs.items():
-        if t in tp.SYMMETRIC:
+        if t in pairs.SYMMETRIC:
             if order.get(a, 0) < order.get(b, 0):
                 best.add((a, b, t))
         elif p > probs.get((b, a, t), 0.0) or (p == probs.get((b, a, t)) and a < b):
@@ -135,13 +136,13 @@ def score_doc(doc: Doc, item: tp.Item, deals: list[Model], status: Model | None)
         # the gold deals too, only to measure the status model on every deal it could see
         wanted = {k for k in best if probs[k] >= 0.05} | set(passage.rules) | set(passage.gold)
         by_pair = defaultdict(list)
-        for ex in tp.examples(doc, status.how):
+        for ex in pairs.examples(doc, status.how):
             by_pair[(ex.a, ex.b)].append(ex)
         keys, texts = [], []
         for a, b, t in sorted(wanted):
             for ex in by_pair.get((a, b), []):
                 keys.append((a, b, t))
-                texts.append(tp.status_text(ex, t, rules, status.meta["hint"]))
+                texts.append(pairs.status_text(ex, t, rules, status.how))
         summed: dict[Deal, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for key, cats in zip(keys, status.cats(texts), strict=True):
             if status.pick == "last":
@@ -245,7 +246,7 @@ def main() -> int:
     ap.add_argument("--mode", default="silent+veto", choices=MODES,
                     help="the combination whose statuses are scored")
     args = ap.parse_args()
-    nlp = load_pipeline("en_core_web_sm")
+    nlp = load_pipeline("en_core_web_sm", learned=False)  # the rules, and their hints
     deals = [Model.load(Path(m)) for m in args.model.split(",")]
     status = Model.load(args.status) if str(args.status) not in ("", ".") else None
     if status is not None:

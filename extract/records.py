@@ -96,6 +96,7 @@ class Deal:
     status: str  # completed | agreed | planned | rumored | dissolved
     year: int | None
     evidence: str
+    method: str = "rule"  # which part made it: "rule" (ev_deals) or "model" (ev_deal_pairs)
 
 
 @dataclass(frozen=True)

