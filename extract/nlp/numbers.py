@@ -1,7 +1,9 @@
 """Quantities as news writes them -> plain integers.
 
 "150,000", "150.000" (a European thousands separator), "150 000", "150k", "1.5 million",
-"1.5m", "one million", "half a million", "two hundred thousand".
+"1.5m", "one million", "half a million", "two hundred thousand", and Indian English's lakh
+(100,000) and crore (10 million): "three lakh", "1.5 lakh", "2,00,000" (digits grouped in
+twos above the thousands).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ WORDS = {
     "a quarter of a": 0.25, "quarter of a": 0.25, "three quarters of a": 0.75,
 }
 SCALES = {"thousand": 1_000, "k": 1_000, "million": 1_000_000, "mn": 1_000_000, "m": 1_000_000,
-          "mln": 1_000_000, "hundred thousand": 100_000}
+          "mln": 1_000_000, "hundred thousand": 100_000, "lakh": 100_000, "lakhs": 100_000,
+          "lac": 100_000, "crore": 10_000_000, "crores": 10_000_000}
 # The pattern is verbose (re.X), so the spaces inside words are written as \s+.
 WORD_NUM = "|".join(sorted((w.replace(" ", r"\s+") for w in WORDS), key=len, reverse=True))
-SCALE = r"hundred\s+thousand|thousand|million|mln|mn|m|k"
+SCALE = r"hundred\s+thousand|thousand|million|mln|mn|m|k|lakhs?|lac|crores?"
 
 # Digits grouped by commas, dots, spaces or thin spaces, or a plain/decimal number; then an
 # optional scale word. A lone "m"/"k" must touch the number or follow one space and end a
@@ -27,7 +30,8 @@ SCALE = r"hundred\s+thousand|thousand|million|mln|mn|m|k"
 QUANTITY = re.compile(
     rf"""(?<![\w.,])
     (?:
-      (?P<digits>\d{{1,3}}(?:(?P<sep>[,.\u00a0\u202f ])\d{{3}})(?:(?P=sep)\d{{3}})*(?!\d)
+      (?P<indian>\d{{1,2}}(?:,\d\d)+,\d{{3}})(?![\d,])
+      |(?P<digits>\d{{1,3}}(?:(?P<sep>[,.\u00a0\u202f ])\d{{3}})(?:(?P=sep)\d{{3}})*(?!\d)
         |\d+(?:\.\d+)?)
       |(?P<word>{WORD_NUM})
     )
@@ -44,6 +48,8 @@ def value(match: re.Match[str]) -> int | None:
         if not scale:
             return None
         base = WORDS[" ".join(match.group("word").lower().split())]
+    elif match.group("indian"):
+        base = int(match.group("indian").replace(",", ""))
     else:
         digits = match.group("digits")
         sep = match.group("sep")

@@ -244,7 +244,7 @@ def opinion(doc: Doc, rules: dict[Key, dict[str, str]], model: PairModel) -> Opi
 
 @Language.factory(
     "ev_deal_pairs_v1",
-    default_config={"t_add": 0.3, "t_veto": 0.03},
+    default_config={"t_add": 0.35, "t_veto": 0.03},
     requires=[doc_attr(COMPANIES), doc_attr(DEALS), "doc.sents"],
     assigns=[doc_attr(DEALS)],
 )
