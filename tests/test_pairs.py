@@ -22,8 +22,8 @@ def rules() -> Language:
     return load_pipeline("en_core_web_sm", learned=False)
 
 
-def layer(t_add: float, t_veto: float) -> DealPairs:
-    pairs = DealPairs("test_pairs", t_add, t_veto)
+def layer(t_add: float, t_veto: float, add_where: str = "newpair") -> DealPairs:
+    pairs = DealPairs("test_pairs", t_add, t_veto, add_where)
     pairs.initialize()
     return pairs
 
@@ -59,6 +59,19 @@ def test_the_model_adds_only_where_the_rules_found_nothing(rules: Language) -> N
     spoken = eager(rules(ACQUIRED))
     assert [(d.acquirer, d.target, d.method) for d in spoken._.ev_deals] == [
         ("Li Auto", "Lifan", "rule")]
+
+
+def test_newpair_adds_beside_rule_deals_and_silent_does_not(rules: Language) -> None:
+    text = f"{ACQUIRED} {SILENT}"
+    beside = layer(t_add=0.0, t_veto=0.0)(rules(text))._.ev_deals
+    assert {(d.acquirer, d.target, d.method) for d in beside if d.method == "rule"} == {
+        ("Li Auto", "Lifan", "rule")}
+    assert {frozenset((d.acquirer, d.target)) for d in beside if d.method == "model"} == {
+        frozenset(("BYD", "Tesla"))}
+    alone = layer(t_add=0.0, t_veto=0.0, add_where="silent")(rules(text))._.ev_deals
+    assert [d.method for d in alone] == ["rule"]
+    with pytest.raises(PipelineError, match="add_where"):
+        DealPairs("bad", 0.5, 0.05, "everywhere")
 
 
 def test_a_sure_model_vetoes_a_rule_deal_and_the_rules_own_output_stays(

@@ -29,7 +29,9 @@ from extract.nlp.sides import (
     fill_slots,
     followed_by,
     in_order,
+    joined,
     negated,
+    partner_list,
     partners,
     possessive_after,
     starts_at,
@@ -59,7 +61,7 @@ RULE: Schema = {
     "roles": Field("map", required=True, keys=SLOTS,
                    choices=frozenset({"acquirer", "target"})),
     **{key: Field("regex") for key in ("requires", "gap", "veto", "topic_ok", "after_then",
-                                         "after_not")},
+                                         "after_not", "pair_gap")},
     **{key: Field("flag") for key in ("inner_ok", "adjacent", "once", "continues",
                                         "child_after", "needs_inside", "possessive",
                                         "after_anaphor")},
@@ -75,7 +77,7 @@ STATUS: Schema = {
 # The patterns of the file that are no rule: the words around a trigger.
 NAMED = ("anaphor", "denial", "clause_break", "definite", "relative", "dates_back",
          "refers_back")
-SIDE_NAMED = ("apposed_venture", "coordination", "possessed")
+SIDE_NAMED = ("apposed_venture", "coordination", "possessed", "apposed_role")
 FILE: Schema = {
     "rules": Field("objects", required=True, schema=RULE, item="rule", name_key="name"),
     "status": Field("objects", required=True, schema=STATUS, item="status",
@@ -115,6 +117,7 @@ class Rule:
     topic_ok: re.Pattern[str] | None  # with this in the sentence, the topic may fill "before"
     after_then: re.Pattern[str] | None  # what must follow the company after the trigger
     after_not: re.Pattern[str] | None  # what must not follow it
+    pair_gap: re.Pattern[str] | None  # what joins the companies after and after2 ("X and Y")
     examples: tuple[Example, ...] = ()  # for the tests, never for matching
     counter_examples: tuple[str, ...] = ()  # sentences that must not give this rule's deal
 
@@ -156,7 +159,7 @@ def rule_of(entry: Entry) -> Rule:
         flag("adjacent"), entry.text("or_target_kind"), flag("once"), flag("continues"),
         flag("child_after"), flag("needs_inside"), flag("possessive"), regex("veto"),
         flag("after_anaphor"), regex("topic_ok"), regex("after_then"), regex("after_not"),
-        examples, entry.texts("counter_examples"))
+        regex("pair_gap"), examples, entry.texts("counter_examples"))
 
 
 @Language.factory(
@@ -282,7 +285,9 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
             sides, evidence = sides_of(ctx, rules, rule, start, end, inside, found)
             roles = {role: sides.get(slot) for slot, role in rule.roles.items()}
             acquirer, target = roles.get("acquirer"), roles.get("target")
-            if rule.deal_type == "joint_venture":
+            # A rule that reads both partners as a pair ("a venture of X and Y") keeps them
+            # even when one owns the other.
+            if rule.deal_type == "joint_venture" and not rule.pair_gap:
                 acquirer, target = partners(acquirer, target, spans, ctx.text, start,
                                             topic.company if topic else None, rules.sides)
             if not acquirer or not target or acquirer == target \
@@ -364,6 +369,9 @@ def rule_holds(ctx: Sentence, rule: Rule, sides: dict[str, str], target: str, en
         return False
     if rule.after_not and followed_by(text, end, spans, after, rule.after_not):
         return False
+    if rule.pair_gap and not joined(text, end, spans, after, sides.get("after2"),
+                                    rule.pair_gap):
+        return False
     return not (rule.child_after and not child_of(spans, end, after, pair))
 
 
@@ -379,6 +387,11 @@ def deals_of(ctx: Sentence, rules: DealRules, rule: Rule, sides: dict[str, str],
     after_role = rule.roles.get("after")
     if after_role == "target" and target == sides.get("after"):
         pairs += [(acquirer, c) for c in coordinated(text, spans, end, target, rules.sides)]
+    elif rule.deal_type == "joint_venture" and \
+            len(listed := partner_list(text, spans, acquirer, target, rules.sides)) > 2:
+        # "Stellantis, Mercedes-Benz and TotalEnergies founded ACC": the first partner with
+        # each of the others.
+        pairs = [(listed[0], c) for c in listed[1:]]
     elif after_role == "acquirer" and acquirer == sides.get("after"):
         # "the contract manufacturer behind the G-Class, the Z4 and the Supra"
         pairs += [(c, target) for c in coordinated(text, spans, end, acquirer, rules.sides)]

@@ -9,10 +9,11 @@ with `spacy train` (`scripts/train_pairs.py`, configs in `training/`) and shippe
 `models/`.
 
 `ev_deal_pairs` combines them with the rules as measured best on the real-text dev split
-(`training/README.md`): the model adds deals only to a text where the rules found none
-(p >= `t_add`), and removes a rule deal only when it is nearly sure the pair has no such
-deal (p < `t_veto`). Every deal records which part made it (`Deal.method`).
-`doc._.ev_deal_rules` keeps the rules' own output, vetoed deals included.
+(`training/README.md`): the model adds a deal (p >= `t_add`) only where the rules are
+silent, on a pair of companies the rules gave no deal (`add_where = "newpair"`) or in a text
+where they found none at all (`"silent"`), and removes a rule deal only when it is nearly
+sure the pair has no such deal (p < `t_veto`). Every deal records which part made it
+(`Deal.method`). `doc._.ev_deal_rules` keeps the rules' own output, vetoed deals included.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ SYMMETRIC = frozenset({"joint_venture"})
 META = "pairs.json"  # how a model's examples are made, beside its pipeline
 MODELS = "models"  # the shipped models, in this package
 DEAL_MODEL, STATUS_MODEL = "deals_pairs", "status_pairs"
+ADD_WHERE = ("newpair", "silent")  # where the model may add: see the module's docstring
 Key = tuple[str, str]
 Triple = tuple[str, str, str]
 
@@ -244,20 +246,25 @@ def opinion(doc: Doc, rules: dict[Key, dict[str, str]], model: PairModel) -> Opi
 
 @Language.factory(
     "ev_deal_pairs_v1",
-    default_config={"t_add": 0.35, "t_veto": 0.03},
+    default_config={"t_add": 0.5, "t_veto": 0.03, "add_where": "newpair"},
     requires=[doc_attr(COMPANIES), doc_attr(DEALS), "doc.sents"],
     assigns=[doc_attr(DEALS)],
 )
-def make_deal_pairs(nlp: Language, name: str, t_add: float, t_veto: float) -> DealPairs:
-    return DealPairs(name, t_add, t_veto)
+def make_deal_pairs(nlp: Language, name: str, t_add: float, t_veto: float,
+                    add_where: str) -> DealPairs:
+    return DealPairs(name, t_add, t_veto, add_where)
 
 
 class DealPairs:
     """Pipeline component after `ev_deals`: the learned second opinion on its deals."""
 
-    def __init__(self, name: str, t_add: float, t_veto: float) -> None:
+    def __init__(self, name: str, t_add: float, t_veto: float,
+                 add_where: str = "newpair") -> None:
+        if add_where not in ADD_WHERE:
+            raise PipelineError(f"{name}: add_where must be one of {', '.join(ADD_WHERE)}, "
+                                f"not {add_where!r}")
         self.name = name
-        self.t_add, self.t_veto = t_add, t_veto
+        self.t_add, self.t_veto, self.add_where = t_add, t_veto, add_where
         self.deal_model: PairModel | None = None
         self.status_model: PairModel | None = None
 
@@ -292,7 +299,10 @@ class DealPairs:
         said = opinion(doc, rules, deal_model)
         kept = [d for d in found
                 if said.probs.get((d.acquirer, d.target, d.deal_type), 1.0) >= self.t_veto]
-        added = [] if found else [k for k in said.best if said.probs[k] >= self.t_add]
+        ruled = {frozenset((d.acquirer, d.target)) for d in found}
+        added = [k for k in said.best if said.probs[k] >= self.t_add
+                 and not (found and self.add_where == "silent")
+                 and frozenset(k[:2]) not in ruled]
         doc._.ev_deals = kept + self.deals(doc, added, said, rules, status_model)
         return doc
 

@@ -26,6 +26,8 @@ class SidePatterns:
     # "Fiat Chrysler's Jeep brand", "Changan's 50 percent stake in Jiangling": the side is
     # the company owned, not its owner.
     possessed: re.Pattern[str]
+    # "Geely, Polestar's largest shareholder, owns ...": Polestar only names Geely's role.
+    apposed_role: re.Pattern[str]
 
 
 CLIMB = {"conj", "xcomp", "advcl", "ccomp", "acl", "dobj", "pobj", "prep", "relcl"}
@@ -77,6 +79,26 @@ def coordinated(text: str, spans: Spans, end: int, first: str,
     return [c for c in more if c != first] if joined else []
 
 
+def partner_list(text: str, spans: Spans, one: str, other: str,
+                 patterns: SidePatterns) -> list[str]:
+    """The list of companies that names both partners, in order ("Stellantis, Mercedes-Benz
+    and TotalEnergies"), or [] when the sentence lists them in none."""
+    for start, _, m in sorted(spans, key=lambda x: x[0]):
+        names = [m.company, *coordinated(text, spans, start, m.company, patterns)]
+        if one in names and other in names:
+            return names
+    return []
+
+
+def joined(text: str, end: int, spans: Spans, first: str | None, second: str | None,
+           pattern: re.Pattern[str]) -> bool:
+    """Whether the words between `first` (the company after a trigger) and `second` (the
+    next one) match `pattern`: "between X and Y"."""
+    one = position_after(end, spans, first)
+    two = position_after(one[1], spans, second) if one else None
+    return one is not None and two is not None and bool(pattern.fullmatch(text[one[1]:two[0]]))
+
+
 def position_after(end: int, spans: Spans,
                    company: str | None) -> tuple[int, int, Mention] | None:
     return next((span for span in sorted(spans, key=lambda x: x[0])
@@ -121,10 +143,20 @@ def fill_slots(sent: Span, spans: Spans, start: int, end: int,
     text = sent.text
     """The companies on each side of a trigger: before, before2, after, after2."""
     before: list[str] = []
+    nearest = sorted((s for s in spans if s[1] <= start), key=lambda s: -s[1])
+    roles = [m for _, e, m in nearest if patterns.apposed_role.match(text, e)]
     subject = subject_company(sent, spans, start)
+    if subject in {m.company for m in roles}:
+        subject = None  # the parse takes "Polestar's largest shareholder" for the subject
     if subject:
         before.append(subject)
-    for _, _, m in sorted((s for s in spans if s[1] <= start), key=lambda s: -s[1]):
+        # "JSW and MG Motor, which SAIC owns, launched their venture": the subject's partner
+        # is the company listed with it, not the nearest one.
+        at = next((s for s, e, m in spans if m.company == subject and e <= start), None)
+        listed = coordinated(text, [sp for sp in spans if sp[1] <= start], at, subject,
+                             patterns) if at is not None else []
+        before.extend(listed[:1])
+    for m in [m for _, _, m in nearest if m not in roles] + roles:
         if m.company not in before:
             before.append(m.company)
     after: list[str] = []

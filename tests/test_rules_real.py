@@ -1,0 +1,54 @@
+"""What the deal finder's code does for the ways real news tells a deal (issue 10), beyond
+any one rule's examples: a venture's partners named as a pair, a list of partners, and a
+company that only names another's role standing where the parse puts the subject."""
+
+from __future__ import annotations
+
+import pytest
+from spacy.language import Language
+
+from extract.nlp.pipeline import load_pipeline
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Language:
+    return load_pipeline("en_core_web_sm", learned=False)
+
+
+def deals(nlp: Language, text: str) -> set[tuple[str, str, str]]:
+    return {(d.acquirer, d.target, d.deal_type) for d in nlp(text)._.ev_deals}
+
+
+def test_a_pair_of_partners_stays_a_pair_when_one_owns_the_other(nlp: Language) -> None:
+    # Volvo Cars is Geely's child, which would otherwise make it the venture itself.
+    text = "Lynk & Co began in 2017 as a joint venture of Geely and Volvo Cars."
+    assert ("Geely", "Volvo Cars", "joint_venture") in deals(nlp, text)
+
+
+def test_a_list_of_partners_gives_the_first_with_each_other(nlp: Language) -> None:
+    text = "Stellantis, Mercedes-Benz and TotalEnergies signed a joint venture agreement in 2020."
+    found = {d for d in deals(nlp, text) if d[2] == "joint_venture"}
+    assert found == {("Stellantis", "Mercedes-Benz", "joint_venture"),
+                     ("Stellantis", "TotalEnergies", "joint_venture")}
+
+
+def test_the_subject_s_listed_partner_is_the_other_side(nlp: Language) -> None:
+    # The nearest company before the trigger is SAIC, which only owns MG.
+    text = "JSW and MG Motor, which SAIC owns, launched their joint venture in India."
+    assert deals(nlp, text) == {("JSW", "MG", "joint_venture")}
+
+
+def test_a_company_naming_a_role_is_not_the_buyer(nlp: Language) -> None:
+    text = "Geely, Polestar's largest shareholder, also holds a third of Renault Korea."
+    assert deals(nlp, text) == {("Geely", "Renault Korea", "acquisition")}
+
+
+@pytest.mark.parametrize(("text", "status"), [
+    ("Honda signed a non-binding agreement to buy 20% of Nissan.", "planned"),
+    ("Honda signed a framework agreement to buy 20% of Nissan.", "agreed"),
+    ("Honda's offer to buy 20% of Nissan was turned down.", "dissolved"),
+])
+def test_the_status_of_a_preliminary_or_refused_deal(nlp: Language, text: str,
+                                                     status: str) -> None:
+    found = [d for d in nlp(text)._.ev_deals if (d.acquirer, d.target) == ("Honda", "Nissan")]
+    assert [d.status for d in found] == [status]
