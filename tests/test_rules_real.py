@@ -52,3 +52,32 @@ def test_the_status_of_a_preliminary_or_refused_deal(nlp: Language, text: str,
                                                      status: str) -> None:
     found = [d for d in nlp(text)._.ev_deals if (d.acquirer, d.target) == ("Honda", "Nissan")]
     assert [d.status for d in found] == [status]
+
+
+@pytest.mark.parametrize(("text", "pair"), [
+    # The venture itself (Novo Energy) and the owner named in passing (Geely) are no partner.
+    ("Volvo Cars, which is controlled by Geely, will buy out Northvolt's stake in Novo "
+     "Energy, the battery joint venture the two set up in 2021.", ("Volvo Cars", "Northvolt")),
+    ("Foxconn and Geely will offer contract manufacturing through a venture owned equally by "
+     "the two.", ("Foxconn", "Geely")),
+    ("Chery and Ebro met in Barcelona. The two signed a joint venture agreement in April.",
+     ("Chery", "Ebro")),
+])
+def test_the_two_are_a_venture_s_partners(nlp: Language, text: str,
+                                          pair: tuple[str, str]) -> None:
+    assert {(d[0], d[1]) for d in deals(nlp, text) if d[2] == "joint_venture"} == {pair}
+
+
+def test_the_two_need_a_venture_word(nlp: Language) -> None:
+    text = "XPeng will buy Didi's car unit. The two companies also plan to launch a new brand."
+    assert {d for d in deals(nlp, text) if d[2] == "joint_venture"} == set()
+
+
+@pytest.mark.parametrize(("text", "statuses"), [
+    ("Honda and Nissan called off their merger in 2025, and Honda will not take over Nissan.",
+     ["dissolved"]),
+    ("Honda did not take over Nissan.", []),
+])
+def test_a_negated_deal_is_none_unless_it_ended(nlp: Language, text: str,
+                                                statuses: list[str]) -> None:
+    assert [d.status for d in nlp(text)._.ev_deals] == statuses

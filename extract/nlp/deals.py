@@ -76,7 +76,7 @@ STATUS: Schema = {
 }
 # The patterns of the file that are no rule: the words around a trigger.
 NAMED = ("anaphor", "denial", "clause_break", "definite", "relative", "dates_back",
-         "refers_back")
+         "refers_back", "pair_anaphor")
 SIDE_NAMED = ("apposed_venture", "coordination", "possessed", "apposed_role")
 FILE: Schema = {
     "rules": Field("objects", required=True, schema=RULE, item="rule", name_key="name"),
@@ -133,6 +133,7 @@ class DealRules:
     relative: re.Pattern[str]  # "a venture that will sell ...": another clause's status
     dates_back: re.Pattern[str]  # "The purchase was announced in ...": dates the deal before
     refers_back: re.Pattern[str]  # "Under the agreement, ...": part of the deal before
+    pair_anaphor: re.Pattern[str]  # "the venture the two set up": both partners named before
     sides: SidePatterns
 
 
@@ -188,19 +189,26 @@ class DealFinder(RuleFiles[DealRules]):
         topic: Antecedent | None = None
         main = self.main_antecedent(doc, mentions)
         sents = list(doc.sents)
+        previous = Partners((), "")  # of the last sentence that named a company
         for i, sent in enumerate(sents):
             in_sent = [m for m in mentions if sent.start <= m.start < sent.end]
-            if in_sent:
+            # A sentence that names no company may still tell of "the two" named before.
+            if in_sent or len(previous.companies) >= 2 \
+                    and self.rules.pair_anaphor.search(sent.text):
                 following = sents[i + 1].text if i + 1 < len(sents) else ""
-                for rule, deal in find_deals(sent, in_sent, self.rules, topic, main):
+                for rule, deal in find_deals(sent, in_sent, self.rules, topic, main,
+                                             previous):
                     earlier = [d for _, d in made]
                     made.append((rule, dated(deal, sent.text, following, earlier,
                                              self.rules)))
-                if topic and self.anaphoric_subject(sent, in_sent):
-                    continue  # "The German group ..." still speaks of the same company
-                subject = subject_of(sent, in_sent)
-                kind = next(m.kind for m in in_sent if m.company == subject)
-                topic = Antecedent(subject, sent.text.strip(), kind)
+            if not in_sent:
+                continue
+            previous = Partners.of(sent, in_sent)
+            if topic and self.anaphoric_subject(sent, in_sent):
+                continue  # "The German group ..." still speaks of the same company
+            subject = subject_of(sent, in_sent)
+            kind = next(m.kind for m in in_sent if m.company == subject)
+            topic = Antecedent(subject, sent.text.strip(), kind)
         kept = dedupe(made)
         doc._.ev_deals = [deal for _, deal in kept]
         doc._.ev_deal_rules = kept
@@ -224,6 +232,21 @@ class DealFinder(RuleFiles[DealRules]):
                     return False
                 return bool(self.rules.anaphor.match(sent.doc[lo:hi].text))
         return False
+
+
+@dataclass(frozen=True)
+class Partners:
+    """The companies a sentence names that could be "the two" of the next one (a company
+    whose parent it names too is their venture), and the sentence."""
+
+    companies: tuple[str, ...]
+    sentence: str
+
+    @staticmethod
+    def of(sent: Span, mentions: list[Mention]) -> Partners:
+        named = {m.company for m in mentions}
+        return Partners(tuple(dict.fromkeys(m.company for m in mentions if not m.modifier
+                                            and m.parent not in named)), sent.text.strip())
 
 
 @dataclass(frozen=True)
@@ -257,18 +280,21 @@ class Sentence:
     kinds: dict[str, str]
     topic: Antecedent | None
     main: Antecedent | None
+    previous: Partners  # the companies of the sentence before, for "the two"
 
 
 def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
                topic: Antecedent | None = None,
-               main: Antecedent | None = None) -> list[Made]:
+               main: Antecedent | None = None, previous: Partners | None = None
+               ) -> list[Made]:
     """Every deal one sentence states, by the rules in order. `topic` stands in for "it",
-    `main` (the company the article is about) for "the company"."""
+    `main` (the company the article is about) for "the company", the companies of
+    `previous` (the sentence before) for "the two" when this one names fewer than two."""
     doc, base = sent.doc, sent.start_char
     spans = [(doc[m.start].idx - base, doc[m.end - 1].idx + len(doc[m.end - 1]) - base, m)
              for m in mentions if not m.modifier]
     ctx = Sentence(sent, sent.text, spans, {m.company: m.kind for _, _, m in spans},
-                   topic, main)
+                   topic, main, previous or Partners((), ""))
     claimed: list[tuple[int, int]] = []
     found: list[tuple[int, str, Deal]] = []  # (trigger offset, rule name, deal)
     # Rules that continue an earlier deal go last, so that the deal they continue is known.
@@ -285,20 +311,59 @@ def find_deals(sent: Span, mentions: list[Mention], rules: DealRules,
             sides, evidence = sides_of(ctx, rules, rule, start, end, inside, found)
             roles = {role: sides.get(slot) for slot, role in rule.roles.items()}
             acquirer, target = roles.get("acquirer"), roles.get("target")
+            two = the_two(ctx, rules, start, end) if rule.deal_type == "joint_venture" else None
+            if two:
+                acquirer, target = two
+                if not set(two) <= {m.company for _, _, m in spans} \
+                        and ctx.previous.sentence not in evidence:
+                    evidence = f"{ctx.previous.sentence} {evidence}"
             # A rule that reads both partners as a pair ("a venture of X and Y") keeps them
             # even when one owns the other.
-            if rule.deal_type == "joint_venture" and not rule.pair_gap:
+            elif rule.deal_type == "joint_venture" and not rule.pair_gap:
                 acquirer, target = partners(acquirer, target, spans, ctx.text, start,
                                             topic.company if topic else None, rules.sides)
-            if not acquirer or not target or acquirer == target \
-                    or not rule_holds(ctx, rule, sides, target, end, {acquirer, target}):
+            if not acquirer or not target or acquirer == target:
+                continue
+            # "The two" fill both sides: of what the rule asks of them, only the sentence's
+            # words are left to check.
+            holds = not rule.requires or bool(rule.requires.search(ctx.text)) if two \
+                else rule_holds(ctx, rule, sides, target, end, {acquirer, target})
+            if not holds:
                 continue
             claimed.append((start, end))
-            if rules.denial.search(ctx.text[:start]) or negated(sent, start):
+            if rules.denial.search(ctx.text[:start]):
+                continue
+            # "X did not buy Y" is no deal, but "they called off the merger and X will not
+            # take over Y" tells a deal that ended.
+            if negated(sent, start) and status_of(ctx.text, start, end, rules, governors(
+                    sent, start, end)) != "dissolved":
                 continue
             found.extend((start, rule.name, deal) for deal in deals_of(
-                ctx, rules, rule, sides, acquirer, target, start, end, evidence))
+                ctx, rules, rule, sides, acquirer, target, start, end, evidence,
+                ordered=bool(two)))
     return [(name, d) for _, name, d in sorted(found, key=lambda x: x[0])]
+
+
+def the_two(ctx: Sentence, rules: DealRules, start: int, end: int) -> tuple[str, str] | None:
+    """A venture's partners when the sentence calls them "the two" or "the pair" near the
+    trigger: the first and the last company before the trigger ("Volvo Cars ... buy out
+    Northvolt's stake in Novo Energy, the venture the two set up"), leaving out the venture;
+    else, when none stands before it, the first two of the sentence before. In the order
+    the text first names them."""
+    text = ctx.text
+    if not rules.pair_anaphor.search(text, max(0, start - 40), min(len(text), end + 40)):
+        return None
+    before = [(s, m) for s, e, m in sorted(ctx.spans, key=lambda x: x[0]) if e <= start
+              and not rules.sides.apposed_venture.match(text, e)]
+    names = list(dict.fromkeys(m.company for _, m in before))
+    # A later company owned by one named is the venture ("GAC ... renamed Hycan").
+    parents = {m.company: m.parent for _, m in before}
+    names = names[:1] + [c for c in names[1:] if parents.get(c) not in names]
+    if len(names) >= 2:
+        return names[0], names[-1]
+    if not names and len(ctx.previous.companies) >= 2:
+        return ctx.previous.companies[0], ctx.previous.companies[1]
+    return None
 
 
 def trigger_inside(rule: Rule, match: re.Match[str], spans: Spans) -> list[Mention] | None:
@@ -376,10 +441,12 @@ def rule_holds(ctx: Sentence, rule: Rule, sides: dict[str, str], target: str, en
 
 
 def deals_of(ctx: Sentence, rules: DealRules, rule: Rule, sides: dict[str, str],
-             acquirer: str, target: str, start: int, end: int, evidence: str) -> list[Deal]:
-    """The deal a trigger states, one per company when the sentence lists several."""
+             acquirer: str, target: str, start: int, end: int, evidence: str,
+             ordered: bool = False) -> list[Deal]:
+    """The deal a trigger states, one per company when the sentence lists several.
+    `ordered`: the partners are already in the order the text first names them."""
     text, spans = ctx.text, ctx.spans
-    if rule.deal_type == "joint_venture":
+    if rule.deal_type == "joint_venture" and not ordered:
         acquirer, target = in_order(text, spans, acquirer, target)
     status = status_of(text, start, end, rules, governors(ctx.sent, start, end))
     year = year_near(text, start, end)
