@@ -243,6 +243,8 @@ def main() -> int:
                     help="the status model's directory ('' for none)")
     ap.add_argument("--status-pick", choices=("sum", "last"), default="sum")
     ap.add_argument("--sets", default="dev,holdout,holdout2,articles,blind4,blind5,blind6")
+    ap.add_argument("--most-lost", type=float, default=0.02,
+                    help="deals F1 a regression set may lose against the rules (default 0.02)")
     ap.add_argument("--mode", default="silent+veto", choices=MODES,
                     help="the combination whose statuses are scored")
     args = ap.parse_args()
@@ -281,29 +283,39 @@ def main() -> int:
                 ours, model, on_rules = status_share(passages, mode, *chosen[mode])
                 print(f"  status right, {mode}: rules' {ours}  model's {model}  "
                       f"[on the rules' true deals: {on_rules}]")
-    constrained(kept)
+    constrained(kept, args.most_lost)
     return 0
+
+
+# Deals F1 of the rules on the regression sets when issue 10 was taken up (commit 93beda5,
+# 7 December 2026): no set may end more than `most_lost` under it, nor under the rules of
+# the same run, whatever the rules and the model have become since.
+ISSUE_BASELINE = {"holdout": 0.928, "holdout2": 0.851, "articles": 0.841, "blind4": 0.887,
+                  "blind5": 0.688, "blind6": 0.855}
 
 
 def constrained(sets: dict[str, list[Passage]], most_lost: float = 0.02) -> None:
     """The combination the pipeline ships: the best deals F1 on dev among the settings that
-    keep every regression set within `most_lost` of the rules' F1."""
+    keep every regression set within `most_lost` of the rules' F1 (this run's and
+    ISSUE_BASELINE's, whichever is higher)."""
     base = {name: f1(evaluate(p, "rules", 1.0, 0.0)) for name, p in sets.items()}
+    floor = {n: max(b, ISSUE_BASELINE.get(n, 0.0)) - most_lost for n, b in base.items()}
     rows = []
     for mode in ("silent", "silent+veto", "veto", "newpair+veto", "union+veto"):
-        for t_add in (0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7):
+        for t_add in (0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7):
             for t_veto in (0.0, 0.01, 0.02, 0.03, 0.05) if mode.endswith("veto") else (0.0,):
-                delta = {n: f1(evaluate(p, mode, t_add, t_veto)) - base[n]
-                         for n, p in sets.items()}
-                if all(d >= -most_lost for n, d in delta.items() if n != "dev"):
-                    rows.append((delta["dev"] + base["dev"], -t_add, -t_veto, mode, delta))
+                score = {n: f1(evaluate(p, mode, t_add, t_veto)) for n, p in sets.items()}
+                if all(score[n] >= floor[n] - 1e-9 for n in sets if n != "dev"):
+                    rows.append((score["dev"], -t_add, -t_veto, mode, score))
     if not rows:
         print("constrained: no setting keeps every regression set; the rules alone")
         return
-    dev, t_add, t_veto, mode, delta = max(rows, key=lambda r: r[:3])
-    print(f"constrained choice (every regression set within {most_lost} of the rules): "
-          f"{mode} t_add={-t_add:g} t_veto={-t_veto:g}: dev F1 {base['dev']:.3f} -> {dev:.3f}; "
-          + ", ".join(f"{n} {d:+.3f}" for n, d in delta.items() if n != "dev"))
+    dev, t_add, t_veto, mode, score = max(rows, key=lambda r: r[:3])
+    print(f"constrained choice (every regression set within {most_lost} of the rules, now "
+          f"and at the issue's start): {mode} t_add={-t_add:g} t_veto={-t_veto:g}: dev F1 "
+          f"{base['dev']:.3f} -> {dev:.3f}; " + ", ".join(
+              f"{n} {score[n]:.3f} (rules {base[n]:.3f}, start {ISSUE_BASELINE[n]:.3f})"
+              for n in sets if n in ISSUE_BASELINE))
 
 
 if __name__ == "__main__":
