@@ -114,3 +114,6 @@ class Facts:
     companies: tuple[CompanyMention, ...]
     deals: tuple[Deal, ...]
     capacities: tuple[Capacity, ...]
+    # How much the article is about the EV industry, in [0, 1] with 2 decimals
+    # (`extract.nlp.relevance`); None when it was not scored.
+    relevance: float | None = None

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import configparser
 import csv
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from scraper.app.cli import build_parser, flags_of, parse_command
+from scraper.core.settings import load_settings
+from scraper.sites import REGISTRY
 from tests.conftest import PAGES, ROOT, load_expected, run_cli
 
 SEED_PAGE = PAGES / "syndication" / "xiaomi-borgward-seed-shape.html"
@@ -123,6 +128,19 @@ def test_help_lists_the_options() -> None:
         assert option in result.stdout
 
 
+@pytest.mark.parametrize(("command", "options"), [
+    ("oneoff", ("-o DIR, --out DIR", "--format", "--excel", "-q, --quiet", "-v, --verbose")),
+    ("crawl", ("-o DIR, --out DIR", "--format", "--excel", "-q, --quiet", "-v, --verbose")),
+    ("sites", ("-q, --quiet", "-v, --verbose")),
+])
+def test_every_command_has_the_same_options(command: str, options: tuple[str, ...]) -> None:
+    from scraper.app.cli import build_parser
+
+    help_text = build_parser(command).format_help()
+    for option in options:
+        assert option in help_text, (command, option)
+
+
 def test_unknown_model_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli(str(SEED_PAGE), "--out", str(tmp_path), "--model", "no_such_model_xx")
     assert result.code == 2
@@ -170,3 +188,44 @@ def test_inputs_from_a_file_and_from_standard_input(tmp_path: Path) -> None:
     assert len(read(tmp_path / "b" / "deals.csv")) == 4
     missing = run_cli("--input-file", str(tmp_path / "nope.txt"))
     assert missing.code == 2 and "nope.txt" in missing.stderr
+
+
+def unit_file(name: str) -> configparser.ConfigParser:
+    """A systemd unit from deploy/, read as the INI file it is (keys keep their case)."""
+    unit = configparser.ConfigParser(interpolation=None, strict=True)
+    unit.optionxform = str
+    unit.read_string((ROOT / "deploy" / name).read_text(encoding="utf-8"))
+    return unit
+
+
+def test_the_systemd_example_runs_a_crawl_our_parser_accepts(tmp_path: Path) -> None:
+    """deploy/evnews.service and .timer cannot drift from the command line: the
+    ExecStart line is parsed by the CLI's own parser and its settings are built, the
+    folder it writes is the one the unit lets it write, and the README shows both files."""
+    service, timer = unit_file("evnews.service")["Service"], unit_file("evnews.timer")
+    argv = shlex.split(service["ExecStart"])
+    assert argv[:3] == [f"{service['WorkingDirectory']}/.venv/bin/python", "-m", "scraper"]
+    command, _, ns = parse_command(argv[3:])  # bad usage would exit 2 here
+    assert command == "crawl" and ns.targets and set(ns.targets) <= set(REGISTRY)
+    empty = tmp_path / "scraper.toml"
+    empty.write_text("", encoding="utf-8")
+    settings = load_settings(flags_of(ns), env={}, config_path=empty)
+    assert settings.quiet  # errors and warnings only: the journal keeps what matters
+    writable = Path(service["ReadWritePaths"])
+    assert writable in (settings.out_dir, *settings.out_dir.parents)
+    assert writable in settings.state_path.parents  # the state and its lock too
+    assert service["Type"] == "oneshot" and "3" in service["SuccessExitStatus"].split()
+    assert timer["Timer"]["Unit"] == "evnews.service" and timer["Timer"]["OnCalendar"]
+    assert timer["Install"]["WantedBy"] == "timers.target"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in ("evnews.service", "evnews.timer"):
+        assert (ROOT / "deploy" / name).read_text(encoding="utf-8") in readme, name
+
+
+@pytest.mark.parametrize("argv0, prog", [("/venv/bin/evnews", "evnews"),
+                                         ("/repo/scraper/__main__.py", "python -m scraper")])
+def test_usage_names_the_command_the_user_typed(monkeypatch: pytest.MonkeyPatch, argv0: str,
+                                                prog: str) -> None:
+    monkeypatch.setattr(sys, "argv", [argv0])
+    assert build_parser("oneoff").format_usage().startswith(f"usage: {prog} ")
+    assert build_parser("crawl").format_usage().startswith(f"usage: {prog} crawl ")

@@ -7,6 +7,7 @@ import asyncio
 import gzip
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -128,13 +129,38 @@ def test_profiles_declare_their_discovery() -> None:
     assert cnevpost.feeds == ("https://cnevpost.com/feed/",)
     assert cnevpost.page("https://cnevpost.com/tag/nio/", 3) == \
         "https://cnevpost.com/tag/nio/page/3/"
-    assert not cnevpost.owns("https://elsewhere.example/2026/01/02/x/")
     moved = cnevpost.rebased("http://127.0.0.1:8080/")
     assert moved.feeds == ("http://127.0.0.1:8080/feed/",)
-    assert moved.owns("http://127.0.0.1:8080/2026/01/02/x/")
-    assert not moved.owns("http://127.0.0.1:9090/2026/01/02/x/")
     site = GENERIC.for_url("https://news.example/feed.xml", sitemaps=True)
     assert site.domains == ("news.example",) and site.home == "https://news.example/"
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_profile_declares_its_discovery_on_its_domains(name: str) -> None:
+    """Each site has somewhere to discover from, all of it inside its fence; page N of a
+    listing is spelled on the site; moved to another origin (--base-url), its documents
+    keep their paths and queries (Gasgoo's feeds are /api/rss?ClassId=N) and its fence
+    is that origin alone."""
+    profile = REGISTRY[name]
+    sources = (*profile.feeds, *profile.sitemaps, *profile.listings)
+    assert sources or profile.robots_sitemaps
+    for url in (*sources, profile.home):
+        assert url.startswith("https://") and profile.owns(url), url
+    assert not profile.owns("https://elsewhere.example/2026/01/02/x/")
+    for start in profile.listings:
+        third = profile.page(start, 3)
+        assert profile.page(start, 1) == start
+        assert (third is not None and third != start and profile.owns(third)) \
+            if profile.page_url else third is None
+    moved = profile.rebased("http://127.0.0.1:8080/")
+    for old, new in zip(sources, (*moved.feeds, *moved.sitemaps, *moved.listings),
+                        strict=True):
+        was, now = urlsplit(old), urlsplit(new)
+        assert (now.scheme, now.netloc, now.path, now.query) == \
+            ("http", "127.0.0.1:8080", was.path, was.query)
+        assert moved.owns(new) and not profile.owns(new)
+    assert moved.home == "http://127.0.0.1:8080" + urlsplit(profile.home).path
+    assert not moved.owns("http://127.0.0.1:9090/2026/01/02/x/")
 
 
 def test_fetcher_caps_decoded_bytes(http_server: Served) -> None:

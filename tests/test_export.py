@@ -12,13 +12,16 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from extract.records import Article, Capacity, CompanyMention, Deal, Facts
 from scraper.core.records import Failure
-from scraper.output.formats import publish
+from scraper.output import formats
+from scraper.output.formats import MAX_LINK_LENGTH, publish
 from scraper.output.store import BOM, COLUMNS, FORMULA_START, export, fit, neutralise
 from tests.conftest import ROOT
 
@@ -164,9 +167,10 @@ def test_xlsx_has_the_csv_rows_typed_and_safe(tmp_path: Path) -> None:
     assert wb.sheetnames == list(COLUMNS)
     for table, columns in COLUMNS.items():
         ws = wb[table]
-        rows = [["" if v is None else str(v) for v in r] for r in ws.iter_rows(values_only=True)]
+        rows = [[as_csv(v) for v in r] for r in ws.iter_rows(values_only=True)]
         assert rows[0] == list(columns)
-        assert rows[1:] == [[r[c] for c in columns] for r in read(tmp_path / f"{table}.csv")]
+        assert rows[1:] == [[utc(r[c]) if c in TIMES else r[c] for c in columns]
+                            for r in read(tmp_path / f"{table}.csv")]
         assert ws.freeze_panes == "A2" and ws.auto_filter.ref == ws.dimensions
         assert all(ws.column_dimensions[c].width >= 4 for c in "ABC")
         cells = [c for r in ws.iter_rows(min_row=2) for c in r]
@@ -178,6 +182,62 @@ def test_xlsx_has_the_csv_rows_typed_and_safe(tmp_path: Path) -> None:
     before = path.read_bytes()
     publish(tmp_path, "xlsx")
     assert path.read_bytes() == before  # a rerun gives the same workbook, byte for byte
+
+
+TIMES = {"published", "fetched_at", "at"}
+
+
+def as_csv(value: object) -> str:
+    """A worksheet value as the CSV has it: Excel's times are UTC without a zone."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC).isoformat()
+    return "" if value is None else str(value)
+
+
+def utc(value: str) -> str:
+    """A CSV time in the tables' own form (a date alone is midnight UTC)."""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return (when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
+
+
+def test_xlsx_times_are_utc_datetimes_and_urls_are_links(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    china = replace(article("https://a.example/1", "2024-03-15T16:30:00+08:00"),
+                    fetched_at="2024-03-16T01:02:03+00:00")
+    odd = article("javascript:alert(1)", "yesterday")
+    long_url = "https://c.example/" + "x" * MAX_LINK_LENGTH
+    export(tmp_path, [(china, facts()), (odd, facts()), (article(long_url, ""), facts())],
+           [Failure("in", "=HYPERLINK(\"http://x\")", "fetch", "not_found", "-", "garbage")])
+    wb = openpyxl.load_workbook(publish(tmp_path, "xlsx")[0])
+    rows = {r[1].value: r for r in wb["articles"].iter_rows(min_row=2)}
+    published, fetched = rows[china.url][6], rows[china.url][9]
+    # Excel has no time zones: the UTC time, as a date-time with a date format.
+    assert published.value == datetime(2024, 3, 15, 8, 30)
+    assert fetched.value == datetime(2024, 3, 16, 1, 2, 3)
+    assert published.number_format == fetched.number_format == "yyyy-mm-dd hh:mm:ss"
+    assert published.data_type == "d" or published.is_date
+    assert rows[odd.url][6].value == "yesterday"  # not a time: stays text
+    assert rows[long_url][6].value is None  # unknown
+    # http(s) URLs are links to themselves; anything else, or too long for Excel, is text.
+    assert rows[china.url][1].hyperlink.target == china.url
+    assert rows[china.url][1].style == "Hyperlink"
+    assert rows[odd.url][1].hyperlink is None and rows[long_url][1].hyperlink is None
+    fail = wb["failures"]["B2"]
+    assert fail.value == "'=HYPERLINK(\"http://x\")" and fail.hyperlink is None
+    assert fail.data_type == "s" and wb["failures"]["F2"].value == "garbage"
+    # Numbers are numbers, with a thousands separator where it helps.
+    capacity = next(wb["capacities"].iter_rows(min_row=2))
+    assert capacity[5].value == 150_000 and capacity[5].number_format == "#,##0"
+    assert capacity[7].value == 2024 and capacity[7].number_format == "General"
+    assert wb["companies"]["D2"].value == 2  # mentions
+    # Excel's 65,530 links a sheet: past the limit, url cells are plain text.
+    monkeypatch.setattr(formats, "MAX_LINKS", 1)
+    wb = openpyxl.load_workbook(publish(tmp_path, "xlsx")[0])
+    links = [r[1].hyperlink for r in wb["articles"].iter_rows(min_row=2)]
+    assert sum(link is not None for link in links) == 1
 
 
 def test_jsonl_parses_with_numbers_as_numbers(tmp_path: Path) -> None:

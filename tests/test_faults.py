@@ -6,12 +6,14 @@ and hostile cases are in bench/faults.py."""
 from __future__ import annotations
 
 import csv
+import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PAGES, run_cli
+from tests.crawlsite import DISALLOWED_DAY
 
 SEED = PAGES / "syndication" / "xiaomi-borgward-seed-shape.html"
 FAST = {"SCRAPER_CRAWL_DELAY": "0", "SCRAPER_RETRIES": "0"}
@@ -47,6 +49,49 @@ def test_one_bad_url_is_one_row_and_the_rest_is_written(tmp_path: Path, http_ser
     failures = read(tmp_path / "failures.csv")
     assert [f["error"] for f in failures] == [code]
     assert len(read(tmp_path / "articles.csv")) == 1
+
+
+def test_each_failure_line_and_row_names_its_cause(tmp_path: Path, http_server, site,
+                                                  closed_port: int) -> None:
+    """What a person checks next is in the one error line and in failures.csv's message:
+    the name that did not resolve, the port that refused, the TLS handshake, the server
+    that stalled, the status."""
+    config = tmp_path / "scraper.toml"
+    config.write_text("read_timeout = 1\nconnect_timeout = 5\n", encoding="utf-8")
+    with socket.socket() as stalled:  # accepts (the kernel's backlog), never answers
+        stalled.bind(("127.0.0.1", 0))
+        stalled.listen(8)
+        causes = {
+            "http://nothing-here.invalid/2026/ev/": "DNS: cannot resolve nothing-here.invalid",
+            f"http://127.0.0.1:{closed_port}/2026/ev/": "connection refused: ",
+            f"http://127.0.0.1:{stalled.getsockname()[1]}/2026/ev/": "timeout: ",
+            site.base.replace("http://", "https://") + "/2026/ev/": "TLS: handshake with ",
+            f"{http_server.base}/status/503": "HTTP 503 Service Unavailable",
+        }
+        result = run_cli(*causes, good_url(http_server), "--out", str(tmp_path / "out"),
+                         "--config", str(config), env=FAST)
+    assert result.code == 1 and "Traceback" not in result.stderr
+    lines = {line.split(": ", 2)[1]: line.split(": ", 2)[2]
+             for line in errors_of(result.stderr)}
+    rows = {f["input"]: f["message"] for f in read(tmp_path / "out" / "failures.csv")}
+    for target, cause in causes.items():
+        assert lines[target].startswith(cause), (target, lines[target])
+        assert rows[target] == lines[target]
+    assert len(read(tmp_path / "out" / "articles.csv")) == 1
+
+
+def test_an_input_robots_txt_disallows_is_counted_not_failed(tmp_path: Path, site) -> None:
+    blocked = next(s for s in site.stories if DISALLOWED_DAY in s.path)
+    allowed = next(s for s in site.stories if DISALLOWED_DAY not in s.path)
+    result = run_cli(site.base + blocked.path, site.base + allowed.path,
+                     "--out", str(tmp_path), env=FAST)
+    assert result.code == 0, result.stderr
+    assert errors_of(result.stderr) == []
+    summary = result.stderr.strip().splitlines()[-1]
+    assert summary.startswith("done: 1 articles, ")
+    assert ", 0 failed, 1 disallowed by robots.txt, " in summary
+    assert not site.requests(blocked.path)  # obeyed: never asked for
+    assert read(tmp_path / "failures.csv") == []
 
 
 def test_a_dripping_server_is_cut_at_the_deadline(tmp_path: Path, http_server) -> None:
@@ -162,6 +207,7 @@ def test_an_unexpected_exception_is_that_inputs_failure(monkeypatch, tmp_path: P
     assert [(f.stage, f.error) for f in summary.failures] == [("clean", "unexpected")]
     assert len(summary.results) == 1
     assert any(line.startswith("error:") and "RecursionError" in line for line in lines)
+    assert any(line.startswith("Xiaomi edges closer") for line in lines)  # the good one
 
 
 def test_the_text_budget_before_spacy() -> None:

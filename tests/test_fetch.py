@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,6 +21,17 @@ from scraper.core.settings import Settings
 from scraper.fetch.fetcher import fetch_page as fetch
 
 PAGE = "pages/syndication/xiaomi-borgward-seed-shape.html"
+# Quick to fail: no retries, short timeouts (the stalled server must time out).
+SHORT = Settings(retries=0, connect_timeout=5, read_timeout=0.5, crawl_delay=0)
+
+
+@pytest.fixture
+def stalled_port() -> Iterator[int]:
+    """A loopback port that accepts connections (the kernel's backlog) and never answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        yield s.getsockname()[1]
 
 
 def test_fetches_a_page_with_an_honest_user_agent(http_server) -> None:
@@ -71,7 +84,42 @@ def test_unreachable_host(closed_port: int) -> None:
     with pytest.raises(FetchError) as err:
         fetch(f"http://127.0.0.1:{closed_port}/", Settings(connect_timeout=2, retries=1,
                                                            backoff=0.01))
-    assert err.value.code == "connect" and "cannot connect" in err.value.message
+    assert err.value.code == "connect"
+    assert err.value.message.startswith(
+        f"connection refused: nothing accepts connections on 127.0.0.1:{closed_port}; ")
+    assert err.value.message.endswith("given up, request not sent")
+
+
+@pytest.mark.parametrize(("where", "cause", "code"), [
+    ("closed", "connection refused: ", "connect"),
+    ("http://no-such-host.invalid/a", "DNS: cannot resolve no-such-host.invalid (", "connect"),
+    ("stalled", "timeout: 127.0.0.1:", "timeout"),
+    ("https", "TLS: handshake with 127.0.0.1:", "connect"),
+    ("/status/503", "HTTP 503 Service Unavailable for ", "http_503"),
+    ("/redirect/9?to=/", "too many redirects: more than 5 from ", "too_many_redirects"),
+])
+def test_a_failure_names_its_cause(http_server, site, closed_port: int, stalled_port: int,
+                                   where: str, cause: str, code: str) -> None:
+    # https:// to a plain-HTTP server: the site server takes the client's hang-up quietly.
+    url = {"closed": f"http://127.0.0.1:{closed_port}/a",
+           "stalled": f"http://127.0.0.1:{stalled_port}/a",
+           "https": site.base.replace("http://", "https://") + "/a"}.get(where, where)
+    if url.startswith("/"):
+        url = http_server.base + url
+    with pytest.raises(FetchError) as err:
+        fetch(url, SHORT)
+    assert err.value.message.startswith(cause), err.value.message
+    assert err.value.code == code and "\n" not in err.value.message
+
+
+def test_a_host_given_up_by_its_budget_names_the_last_error(http_server) -> None:
+    """Its budget spent on robots.txt's own retries, the host is given up: the failure
+    says why, not only how many errors there were."""
+    settings = dataclasses.replace(SHORT, retries=3, host_budget=4, backoff=0.01)
+    with pytest.raises(FetchError) as err:
+        fetch("http://budget-spent.invalid/a", settings)
+    assert err.value.message.startswith("DNS: cannot resolve budget-spent.invalid")
+    assert "given up" in err.value.message and err.value.code == "connect"
 
 
 def test_missing_local_file(tmp_path) -> None:

@@ -22,7 +22,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("scraper", "scraper.core"),  # the package's __init__ holds only its version
         ("scraper.sites",),
         ("scraper.fetch", "scraper.output"),
-        ("scraper.app", "scraper.__main__"),
+        ("scraper.app", "scraper.api", "scraper.__main__"),
     ),
 }
 

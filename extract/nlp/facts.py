@@ -11,6 +11,7 @@ from spacy.tokens import Doc
 
 from extract.errors import ExtractError
 from extract.nlp import extensions  # noqa: F401  (declares doc._.ev_title)
+from extract.nlp.relevance import relevance
 from extract.records import Article, CompanyMention, Facts
 
 # spaCy's tokenizer splits a long run without spaces one affix at a time, searching the
@@ -31,7 +32,7 @@ def facts_from_doc(doc: Doc) -> Facts:
         forms[m.company].add(m.text)
     companies = tuple(CompanyMention(c, counts[c], tuple(sorted(forms[c]))) for c in counts)
     return Facts(companies=companies, deals=tuple(doc._.ev_deals or ()),
-                 capacities=tuple(doc._.ev_capacities or ()))
+                 capacities=tuple(doc._.ev_capacities or ()), relevance=relevance(doc))
 
 
 def extract_many(nlp: Language, articles: Iterable[Article],

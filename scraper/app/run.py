@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,7 @@ from scraper.core.errors import (
     RunError,
     UsageError,
 )
+from scraper.core.logs import prefixed, teller
 from scraper.core.records import Failure, now_utc
 from scraper.core.settings import Settings
 from scraper.fetch.discover import Candidate, Discoverer, Discovery
@@ -46,12 +48,14 @@ from scraper.fetch.local import check_html, is_url
 from scraper.fetch.state import State, content_hash, header_map
 from scraper.fetch.urls import redact, redact_text, url_key
 from scraper.output.formats import publish
-from scraper.output.report import write_report
+from scraper.output.report import RunCounts, known_articles, write_report
 from scraper.output.store import export, repair
 from scraper.sites import GENERIC, SiteProfile, profile_for
 
 Report = Callable[[str], None]
 Progress = Callable[[int], object]
+# The run's lines (failures, one per article, repairs) and, at debug level, its steps.
+log = logging.getLogger(__name__)
 # A chunk is written when it is full or when its first page has waited this long.
 FLUSH_SECONDS = 5.0
 
@@ -68,6 +72,8 @@ class RunSummary:
     disallowed: int = 0  # robots.txt said no
     capped: int = 0  # left for a later run by --max-articles
     resumed: int = 0  # left by an earlier run (capped, killed, failed) and taken up now
+    irrelevant: int = 0  # below --min-relevance: counted, not written
+    known: frozenset[str] | None = None  # article_ids in the tables before (report.html)
     seconds: float = 0.0
     results: list[tuple[Article, Facts]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
@@ -90,8 +96,8 @@ class RunSummary:
     def crawl_line(self) -> str:
         return (f"crawl: {self.discovered} discovered ({self.old} too old), "
                 f"{self.fetched} fetched, {self.not_modified} not modified, "
-                f"{len(self.failures)} failed, {self.new_facts} new facts, "
-                f"{self.disallowed} disallowed by robots.txt, "
+                f"{len(self.failures)} failed, {self.new_facts} new facts"
+                f"{self.irrelevant_part}, {self.disallowed} disallowed by robots.txt, "
                 f"{self.resumed} resumed from earlier runs, "
                 f"{self.capped} left for later by --max-articles, {self.seconds:.1f}s")
 
@@ -99,8 +105,13 @@ class RunSummary:
         articles, companies, deals, capacities = self.totals()
         robots = f", {self.disallowed} disallowed by robots.txt" if self.disallowed else ""
         return (f"done: {articles} articles, {companies} companies, {deals} deals, "
-                f"{capacities} capacities, {len(self.failures)} failed{robots}, "
-                f"{self.seconds:.1f}s")
+                f"{capacities} capacities, {len(self.failures)} failed"
+                f"{self.irrelevant_part}{robots}, {self.seconds:.1f}s")
+
+    @property
+    def irrelevant_part(self) -> str:
+        """The summary lines' ", N irrelevant" when --min-relevance skipped any."""
+        return f", {self.irrelevant} irrelevant" if self.irrelevant else ""
 
 
 @dataclass(frozen=True)
@@ -151,9 +162,10 @@ class Run:
     """One run over a plan. `await Run(...).run()` returns its summary.
 
     `profiles` are discovered first (the crawl); `inputs` are fetched as given (one-off).
+    The run's lines go to `report` when the caller gives one, else to the log.
     """
 
-    def __init__(self, settings: Settings, state: State, report: Report,
+    def __init__(self, settings: Settings, state: State, report: Report | None,
                  notice: Report | None = None, *,
                  profiles: Sequence[SiteProfile] = (), inputs: Sequence[str] = (),
                  since: datetime | None = None, max_articles: int | None = None,
@@ -169,13 +181,16 @@ class Run:
 
     async def run(self) -> RunSummary:
         started = time.monotonic()
+        self.summary.known = known_articles(self.settings.out_dir)
         loop = asyncio.get_running_loop()
         with ThreadPoolExecutor(1, thread_name_prefix="extract") as pool:
             # The model loads in the worker while discovery talks to the sites.
             nlp = loop.run_in_executor(pool, load_pipeline, self.settings.model)
+            log.debug("loading the spaCy pipeline %s", self.settings.model)
             try:
                 async with Fetcher(self.settings, self.state) as fetcher:
                     plan = await self.discover(fetcher) + candidates_of(self.inputs)
+                    log.debug("plan: %d URLs to fetch", len(plan))
                     if self.progress:
                         self.progress(len(plan))
                     try:
@@ -205,7 +220,7 @@ class Run:
         found = Discovery()
         await asyncio.gather(*(
             Discoverer(p, fetcher, self.state, found, self.since, self.settings.max_pages,
-                       self.report).run() for p in self.profiles))
+                       self.report or teller(log)).run() for p in self.profiles))
         # Discovery failures are in the state already; they only need their rows.
         self.summary.failures.extend(found.failures)
         self.discovery_failures = found.failures
@@ -293,14 +308,23 @@ class Run:
         if self.progress:
             self.progress(-1)
 
+    def tell(self, level: int, text: str) -> None:
+        """One line of the run: to the caller's `report` (prefixed as on stderr) when it
+        gave one, else to the log."""
+        if self.report is None:
+            log.log(level, "%s", text)
+        else:
+            self.report(prefixed(level, text))
+
     def fail(self, candidate: Candidate, exc: InputError) -> None:
         if isinstance(exc, RobotsDisallowed):
             # Obeyed, not failed: counted, and remembered so later runs do not ask again.
             self.summary.disallowed += 1
             self.state.failed(candidate.key, candidate.url, "article", None, exc.code, True)
+            log.debug("%s: disallowed by robots.txt, not fetched", redact(candidate.url))
             return
         target = candidate.input or candidate.url
-        self.report(f"error: {redact(target)}: {exc.message}")
+        self.tell(logging.ERROR, f"{redact(target)}: {exc.message}")
         failure = failure_of(exc, target, target)
         self.summary.failures.append(failure)
         self.pending.append(Pending(failure, candidate, getattr(exc, "status", None),
@@ -336,13 +360,15 @@ class Run:
         pending, self.pending = self.pending, []
         failures = [*self.discovery_failures, *(p.failure for p in pending)]
         self.discovery_failures = []
+        started = time.monotonic()
         cleaned = await loop.run_in_executor(pool, clean_all, chunk, self.settings)
+        cleaning = time.monotonic() - started
         keep: list[Article] = []
         done: list[tuple[Job, str]] = []  # (job, canonical URL of its rows, if any)
         for job, result in zip(chunk, cleaned, strict=True):
             if isinstance(result, Recorded):
                 target = job.candidate.input or job.candidate.url
-                self.report(f"error: {redact(target)}: {result.message}")
+                self.tell(logging.ERROR, f"{redact(target)}: {result.message}")
                 failures.append(failure_of(result, target, job.page.url))
                 self.summary.failures.append(failures[-1])
                 done.append((job, ""))
@@ -354,10 +380,18 @@ class Run:
             else:
                 keep.append(result)
                 done.append((job, result.url))
-        results, failed = await loop.run_in_executor(
+        results, failed, irrelevant = await loop.run_in_executor(
             pool, extract_and_export, nlp, keep, failures, self.settings, self.notice)
+        self.summary.irrelevant += len(irrelevant)
+        for article, facts in irrelevant:
+            self.tell(logging.INFO, f"{article.title or article.url}: irrelevant (relevance "
+                      f"{facts.relevance or 0:.2f} < {self.settings.min_relevance:g}), "
+                      "not written")
+        log.debug("chunk of %d pages: cleaned in %.2fs, %d articles extracted and written "
+                  "in %.2fs", len(chunk), cleaning, len(keep),
+                  time.monotonic() - started - cleaning)
         for fail in failed:
-            self.report(f"error: {fail.input}: {fail.message}")
+            self.tell(logging.ERROR, f"{fail.input}: {fail.message}")
         self.summary.failures.extend(failed)
         # The rows are written: only now may the state call these URLs done.
         self.state.done_many([(job.candidate.key, job.candidate.url, job.page.status,
@@ -368,8 +402,8 @@ class Run:
                               p.failure.error, p.final)
         self.summary.results.extend(results)
         for article, facts in results:
-            self.report(f"{article.title or article.url}: {len(facts.companies)} companies, "
-                        f"{len(facts.deals)} deals, {len(facts.capacities)} capacities")
+            self.tell(logging.INFO, f"{article.title or article.url}: {len(facts.companies)} "
+                      f"companies, {len(facts.deals)} deals, {len(facts.capacities)} capacities")
 
     def too_old(self, article: Article) -> bool:
         """Published before --since by the page's own date (discovery had none)."""
@@ -416,32 +450,40 @@ def clean_all(chunk: list[Job], settings: Settings) -> list[Article | ItemError]
 
 def extract_and_export(nlp: Language, articles: list[Article], failures: list[Failure],
                        settings: Settings, notice: Report | None = None
-                       ) -> tuple[list[tuple[Article, Facts]], list[Failure]]:
-    """Extract and merge one chunk; returns its results and the articles extraction failed
-    on (written to failures.csv with the chunk's other failures)."""
+                       ) -> tuple[list[tuple[Article, Facts]], list[Failure],
+                                  list[tuple[Article, Facts]]]:
+    """Extract and merge one chunk; returns its results, the articles extraction failed
+    on (written to failures.csv with the chunk's other failures) and those below
+    --min-relevance (not written; rows an earlier run wrote for them go)."""
     results, failed = extract_all(nlp, articles, settings.batch_size,
                                   settings.max_text_chars)
     extra = [failure_of(e, a.input, a.url) for a, e in failed]
-    if results or failures or extra:
+    floor = settings.min_relevance
+    skipped = [(a, f) for a, f in results if (f.relevance or 0.0) < floor]
+    results = [(a, f) for a, f in results if (f.relevance or 0.0) >= floor]
+    if results or failures or extra or skipped:
         try:
             export(settings.out_dir, results, failures + extra, excel=settings.excel,
-                   notice=notice)
+                   notice=notice, dropped=[a.article_id for a, _ in skipped])
         except OSError as exc:
             raise OutputError(f"cannot write the tables in {settings.out_dir}: "
                               f"{exc.strerror or exc}") from None
-    return results, extra
+    return results, extra, skipped
 
 
-def execute(settings: Settings, report: Report, state_path: Path | None, *,
+def execute(settings: Settings, report: Report | None, state_path: Path | None, *,
             profiles: Sequence[SiteProfile] = (), inputs: Sequence[str] = (),
             since: datetime | None = None, max_articles: int | None = None,
             progress: Callable[[int | None], object] | None = None) -> RunSummary:
     """Run one plan with its state (a file for the crawl; None: in memory, for a one-off
-    run, which always fetches afresh), then the end-of-run hook every run shares."""
+    run, which always fetches afresh), then the end-of-run hook every run shares.
+
+    The run's lines ("error: ...", one per article, "warning: ..." for a repaired table)
+    go to `report` when given (a caller collecting them), else to the `logging` loggers of
+    the modules that say them (the command line shows those on stderr)."""
     refuse_bad_model(settings)
 
-    def notice(line: str) -> None:
-        report(f"warning: {line}")
+    notice = None if report is None else warnings_to(report)  # None: `say` logs repairs
 
     try:
         repair(settings.out_dir, notice)  # a table a spreadsheet damaged: mended or aside
@@ -461,6 +503,11 @@ def execute(settings: Settings, report: Report, state_path: Path | None, *,
     return summary
 
 
+def warnings_to(report: Report) -> Report:
+    """A notice that says each repair of a damaged table to `report` as a warning."""
+    return lambda line: report(prefixed(logging.WARNING, line))
+
+
 def refuse_bad_model(settings: Settings) -> None:
     """A model that is neither an installed package nor a path is bad usage, found before
     any work (loading it takes seconds and happens while the first pages are fetched)."""
@@ -475,7 +522,10 @@ def finish(settings: Settings, summary: RunSummary) -> None:
     (--excel), the asked format is rendered from the CSVs, and report.html shows the run."""
     try:
         publish(settings.out_dir, settings.format, settings.excel)
-        write_report(settings.out_dir, summary.results, summary.failures, summary.seconds)
+        counts = RunCounts(**{f.name: getattr(summary, f.name)
+                              for f in dataclasses.fields(RunCounts)})
+        write_report(settings.out_dir, summary.results, summary.failures, summary.seconds,
+                     counts=counts)
     except OSError as exc:
         raise OutputError(f"cannot write the output files in {settings.out_dir}: "
                           f"{exc.strerror or exc}") from None

@@ -4,6 +4,7 @@ person to look at, and the one-line notices that say so."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -11,6 +12,8 @@ from pathlib import Path
 
 # Where a repair is said: one line, without a prefix (the caller prints "warning: ...").
 Notice = Callable[[str], object]
+
+log = logging.getLogger(__name__)
 
 
 def move_aside(path: Path, companions: Sequence[str] = ()) -> Path:
@@ -28,5 +31,10 @@ def move_aside(path: Path, companions: Sequence[str] = ()) -> Path:
 
 
 def say(notice: Notice | None, line: str) -> None:
+    """Say a repair: to the caller's `notice` when it gave one (a test collecting them),
+    else as a warning in the log (the command line prints it as "warning: ...", with
+    --quiet too: a table set aside is something to look at)."""
     if notice is not None:
         notice(line)
+    else:
+        log.warning("%s", line)

@@ -41,7 +41,10 @@ class Settings:
     max_paragraph_texts: int = 10_000  # text runs inside <p>: trafilatura is quadratic in it
     max_text_chars: int = 500_000
     batch_size: int = 32
+    # What a run says on stderr: quiet = errors and warnings only; verbose = 1 adds each
+    # request, retry and robots.txt, 2 also httpx's own log. Not both.
     quiet: bool = False
+    verbose: int = 0
     # Output: "csv" (default), "xlsx" or "jsonl"; excel=True writes CSV with a UTF-8 BOM.
     format: str = "csv"
     excel: bool = False
@@ -61,11 +64,19 @@ class Settings:
     max_pages: int = 5
     # The crawl's SQLite state; empty means <out_dir>/state.sqlite.
     state_file: str = ""
+    # Articles whose EV-relevance score (extract.nlp.relevance, 0-1) is below this are
+    # counted as irrelevant and not written; 0 keeps every article.
+    min_relevance: float = 0.0
 
     @property
     def agent(self) -> str:
         """The User-Agent header: honest, naming the tool and a contact URL."""
         return self.user_agent or f"evnews-scraper/{__version__} (+{self.contact_url})"
+
+    @property
+    def verbosity(self) -> int:
+        """-1 (quiet), 0 (default), 1 or 2 (verbose): one dial for the log's level."""
+        return -1 if self.quiet else min(self.verbose, 2)
 
     @property
     def state_path(self) -> Path:
@@ -106,6 +117,7 @@ CHECKS: dict[str, Check] = {
     "max_paragraph_texts": Check(low=100),
     "max_text_chars": Check(low=1000),
     "batch_size": Check(low=1, high=10_000),
+    "verbose": Check(low=0),
     "crawl_delay": Check(low=0, high=3600),
     "host_concurrency": Check(low=1, high=64),
     "concurrency": Check(low=1, high=1024),
@@ -114,6 +126,7 @@ CHECKS: dict[str, Check] = {
     "max_backoff": Check(low=0, high=86_400),
     "host_budget": Check(low=1),
     "max_pages": Check(low=1, high=100_000),
+    "min_relevance": Check(low=0, high=1),
 }
 
 
@@ -126,6 +139,9 @@ def check(settings: Settings) -> Settings:
             raise UsageError(f"setting {name}: {value!r} is not allowed ({problem})")
     if not settings.model.strip():
         raise UsageError("setting model: empty (name a spaCy pipeline)")
+    if settings.quiet and settings.verbose:
+        raise UsageError(f"settings quiet and verbose: both set (verbose = "
+                         f"{settings.verbose}); give one of them")
     return settings
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -29,15 +30,29 @@ XLSX_NAME = "tables.xlsx"
 # A fixed timestamp inside the workbook, so that the same rows give the same bytes.
 XLSX_EPOCH = datetime(2000, 1, 1)
 MAX_WIDTH = 60
+DECIMAL = re.compile(r"-?\d+\.\d+")  # a number column's decimal: relevance "0.83"
+# Times as Excel date-times. Excel has no time zones: the cell holds the time in UTC (the
+# README says so). A value that is not an ISO 8601 date (hand-edited) stays text.
+DATE_COLUMNS = {"published", "fetched_at", "at"}
+DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+NUMBER_FORMATS = {"units_per_year": "#,##0", "word_count": "#,##0"}
+# url cells are links, http(s) only, within Excel's limits (XlsxWriter keeps the same):
+# 65,530 links on a sheet, 2,079 characters a link. Past them the cell is plain text.
+LINK_COLUMNS = {"url"}
+MAX_LINKS = 65_530
+MAX_LINK_LENGTH = 2_079
 
 
 def typed(table: str, row: Mapping[str, str]) -> dict[str, object]:
-    """A CSV row with its numeric columns as int (None when empty), for xlsx and jsonl."""
+    """A CSV row with its numeric columns as int, or float for a decimal (relevance),
+    None when empty, for xlsx and jsonl."""
     out: dict[str, object] = {}
     for column in COLUMNS[table]:
         value = row[column]
         if column in NUMERIC:
-            out[column] = int(value) if value.lstrip("-").isdigit() else (value or None)
+            out[column] = (int(value) if value.lstrip("-").isdigit()
+                           else float(value) if DECIMAL.fullmatch(value) else (value or None))
         else:
             out[column] = value
     return out
@@ -48,10 +63,42 @@ def read_tables(out_dir: Path) -> dict[str, pd.DataFrame]:
     return {t: read_table(out_dir / f"{t}.csv", t) for t in COLUMNS}
 
 
-def xlsx_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
-    """One sheet per table, header frozen and filtered, widths set; same bytes each time."""
-    from openpyxl import Workbook
+def excel_time(value: str) -> datetime | None:
+    """An ISO 8601 time as Excel holds one: naive, in UTC. None when it is not a time
+    (empty, hand-edited) or before 1900, where Excel's calendar starts."""
+    if not ISO_DATE.match(value):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return when if when.year >= 1900 else None
+
+
+def is_link(value: object) -> bool:
+    """A URL a spreadsheet may open with a click: http(s), within Excel's length."""
+    return (isinstance(value, str) and len(value) <= MAX_LINK_LENGTH
+            and re.match(r"https?://", value, re.I) is not None)
+
+
+def xlsx_cells(table: str, row: Mapping[str, str]) -> list[object]:
+    """A CSV row as worksheet values: numbers as int, times as datetime, text safe."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    values = typed(table, row)
+    for column in DATE_COLUMNS.intersection(values):
+        values[column] = excel_time(row[column]) or values[column]
+    # openpyxl rejects control characters; removing one could expose a "=" again.
+    return [neutralise(ILLEGAL_CHARACTERS_RE.sub("", v)) if isinstance(v, str) else v
+            for v in values.values()]
+
+
+def xlsx_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
+    """One sheet per table, header frozen and filtered, widths set, times as date-times,
+    URLs as links; same bytes each time."""
+    from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
     from openpyxl.writer.excel import ExcelWriter
 
@@ -60,12 +107,20 @@ def xlsx_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
     wb.properties.created = wb.properties.modified = XLSX_EPOCH
     for table, df in tables.items():
         ws = wb.create_sheet(table)
-        ws.append(list(COLUMNS[table]))
+        columns = COLUMNS[table]
+        ws.append(list(columns))
+        links = 0
         for row in df.to_dict("records"):
-            values = typed(table, row)
-            # openpyxl rejects control characters; removing one could expose a "=" again.
-            ws.append([neutralise(ILLEGAL_CHARACTERS_RE.sub("", v)) if isinstance(v, str)
-                       else v for v in values.values()])
+            ws.append(xlsx_cells(table, row))
+            for cell, column in zip(ws[ws.max_row], columns, strict=True):
+                if isinstance(cell.value, datetime):
+                    cell.number_format = DATE_FORMAT
+                elif column in NUMBER_FORMATS and isinstance(cell.value, int):
+                    cell.number_format = NUMBER_FORMATS[column]
+                elif column in LINK_COLUMNS and links < MAX_LINKS and is_link(cell.value):
+                    cell.hyperlink = cell.value
+                    cell.style = "Hyperlink"
+                    links += 1
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = ws.dimensions
         for i, column in enumerate(COLUMNS[table], start=1):

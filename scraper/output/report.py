@@ -1,46 +1,68 @@
-"""report.html: one self-contained page to look at after a run.
+"""report.html: one self-contained page over the whole output folder, rewritten after
+each run.
 
-It shows the run's summary, the deals and capacities tables of the output folder, a chart
-of announced capacity by company and year (inline SVG), and each article of the run with
-its companies, deals and capacity phrases highlighted. The highlights come from what the
-extraction recorded (surface forms, evidence sentences); the model is not run again.
-Everything from a page is untrusted: it is escaped, links are http(s) only, and a
-Content-Security-Policy forbids scripts and any network request.
+It is a function of the tables (plus what the last run did): the most recent
+MAX_ARTICLES articles, by published date, else fetch time, with every fact of theirs in
+sortable, filterable tables (headline, site and a link on every row); counts for the
+older ones, which stay in the CSVs only; charts of deals by month and capacity by company
+drawn from every row; the last run's numbers and articles; and the texts of the articles
+written last with their facts highlighted. The page size is bounded however large the
+folder grows.
+
+Everything from a page is untrusted: it is escaped, links are http(s) only, and the
+Content-Security-Policy lets no script run but the one inline script below, named by its
+sha256, and allows no network request at all.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from extract.nlp.numbers import QUANTITY, value
-from extract.records import Article, Capacity, Deal, Facts
+from extract.records import Article, Capacity, CompanyMention, Deal, Facts
 from scraper.core.records import Failure
-from scraper.output.store import write_atomic
+from scraper.output.charts import capacity_chart, deal_timeline
+from scraper.output.highlight import highlight
+from scraper.output.store import FORMULA_START, write_atomic
 
 REPORT_NAME = "report.html"
-MAX_ARTICLES = 200  # a crawl of thousands would make a page no browser wants to open
-MAX_COMPANIES = 25
-PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
-           "#ff9da7", "#9c755f", "#bab0ac")
-DEAL_COLUMNS = ("published", "acquirer", "target", "deal_type", "status", "year", "evidence")
-CAPACITY_COLUMNS = ("published", "company", "facility", "units_per_year", "kind", "year",
-                    "evidence")
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+TABLES = ("articles", "companies", "deals", "capacities", "failures")
+# The page lists this many articles with all their facts, and counts the rest: a folder
+# of years of crawls stays a page a browser opens in a moment (a few MB at most).
+MAX_ARTICLES = 500
+MAX_TEXTS = 30  # articles shown with their highlighted text: the ones written last
+MAX_FAILURES = 200  # of the last run; the others are in failures.csv
+
+Row = Mapping[str, str]
+Tables = Mapping[str, Sequence[Row]]
 
 STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;
+body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1300px;padding:1em 2em;
  color:#222}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}
+nav a{margin-right:1em}
 table{border-collapse:collapse;width:100%;margin:.5em 0}
 th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
-th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.evidence{max-width:40em;color:#444}
-.summary td:first-child{font-weight:600;width:12em}
+th{background:#f3f3f3;white-space:nowrap}td.num,th.num{text-align:right}
+td.num{font-variant-numeric:tabular-nums}
+td.evidence{max-width:36em;color:#444}td.date{white-space:nowrap}
+th button{font:inherit;font-weight:600;background:none;border:0;padding:0;cursor:pointer}
+th[aria-sort=ascending] button::after{content:" \\25B2"}
+th[aria-sort=descending] button::after{content:" \\25BC"}
+.filter-bar{display:none;margin:.5em 0}.js .filter-bar{display:block}
+.filter-bar input{width:24em;font:inherit;padding:2px 6px}
+.summary{width:auto}.summary td:first-child{font-weight:600;min-width:16em}
+.status{font-size:.75em;font-weight:700;text-transform:uppercase;border-radius:.3em;
+ padding:0 .3em;margin-right:.4em;background:#eee}
+.status.new{background:#c8ecd2}.status.changed{background:#fde7b0}
+.chart{overflow-x:auto}.chart rect.bar:hover{opacity:.75}
 .text{white-space:pre-wrap;max-width:60em}
 mark{border-radius:.3em;padding:0 .15em;color:inherit}
 mark.sent{background:#e8f0fe}mark.sent.capacity{background:#e6f4ea}
@@ -54,18 +76,132 @@ mark.ent{background:#ffe08a;font-weight:600}mark.ent.qty{background:#9fe0b0}
 article{border-top:1px solid #ddd;padding-top:.5em}
 """
 
+# Sorting (a click on a column's header; again for the other direction) and filtering
+# (every word typed must appear in the row). It reads and moves the page's own nodes and
+# never parses markup, so no text of an article can become code.
+SCRIPT = """
+"use strict";
+(() => {
+  document.documentElement.classList.add("js");
+  const key = (cell) => cell.dataset.sort ?? cell.textContent.trim();
+  const collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
+  function sortBy(th) {
+    const body = th.closest("table").tBodies[0];
+    const numeric = th.classList.contains("num");
+    const sign = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
+    const rows = Array.from(body.rows, (row, i) => [key(row.cells[th.cellIndex]), i, row]);
+    rows.sort(([a, i], [b, j]) => {
+      if ((a === "") !== (b === "")) return a === "" ? 1 : -1;  // empty cells last
+      const order = numeric ? Number(a) - Number(b) : collator.compare(a, b);
+      return sign * order || i - j;
+    });
+    for (const cell of th.parentNode.cells) cell.removeAttribute("aria-sort");
+    th.setAttribute("aria-sort", sign > 0 ? "ascending" : "descending");
+    const sorted = document.createDocumentFragment();
+    for (const [, , row] of rows) sorted.append(row);
+    body.append(sorted);
+  }
+  function filter(input) {
+    const table = document.getElementById(input.dataset.table);
+    const words = input.value.toLowerCase().split(/\\s+/).filter(Boolean);
+    let shown = 0;
+    for (const row of table.tBodies[0].rows) {
+      const text = row.textContent.toLowerCase();
+      row.hidden = !words.every((word) => text.includes(word));
+      shown += row.hidden ? 0 : 1;
+    }
+    const total = table.tBodies[0].rows.length;
+    document.getElementById(input.dataset.table + "-count").textContent =
+      words.length ? `${shown} of ${total} rows` : "";
+  }
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element && event.target.closest("th > button");
+    if (button) sortBy(button.parentNode);
+  });
+  document.addEventListener("input", (event) => {
+    if (event.target instanceof HTMLInputElement && event.target.matches("input.filter")) {
+      filter(event.target);
+    }
+  });
+})();
+"""
+
+
+def script_hash(script: str) -> str:
+    """The CSP source that allows exactly this inline script's text."""
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def csp(script: str) -> str:
+    """No request of any kind; inline styles; the one script whose hash is given. (Our
+    own text, base64 and quotes: it goes into the page's attribute as it is.)"""
+    return (f"default-src 'none'; script-src {script_hash(script)}; "
+            "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'")
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """The last run's counters (the names of `scraper.app.run.RunSummary`'s fields)."""
+
+    discovered: int = 0
+    old: int = 0
+    fetched: int = 0
+    not_modified: int = 0
+    skipped: int = 0
+    disallowed: int = 0
+    capped: int = 0
+    resumed: int = 0
+    # article_ids in articles.csv before the run (None: not known), to tell new from changed
+    known: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """What the run that writes the report did."""
+
+    written: tuple[tuple[str, str], ...] = ()  # (article_id, fetched_at) it extracted
+    failures: tuple[Failure, ...] = ()
+    seconds: float = 0.0
+    counts: RunCounts = RunCounts()
+
 
 def esc(value: object) -> str:
     """Text for HTML content or a quoted attribute."""
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def shown(value: str | None) -> str:
+    """A cell as the page shows it: without the `'` the tables put before a cell that a
+    spreadsheet would run as a formula (a web page runs nothing)."""
+    value = value or ""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     """A table of the output folder as dicts (empty when missing)."""
     if not path.exists():
         return []
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def read_tables(out_dir: Path) -> dict[str, list[dict[str, str]]]:
+    """Every table the report reads."""
+    return {t: read_csv(out_dir / f"{t}.csv") for t in TABLES}
+
+
+def known_articles(out_dir: Path) -> frozenset[str] | None:
+    """The article_ids in articles.csv now (None when it cannot be read), so that the
+    report of a run can tell the articles it added from those it rewrote."""
+    try:
+        with (out_dir / "articles.csv").open(encoding="utf-8-sig", errors="replace",
+                                             newline="") as handle:
+            return frozenset(r.get("article_id") or "" for r in csv.DictReader(handle))
+    except FileNotFoundError:
+        return frozenset()
+    except (OSError, csv.Error):
+        return None
 
 
 def link(url: str, label: str) -> str:
@@ -75,198 +211,241 @@ def link(url: str, label: str) -> str:
     return esc(label)
 
 
-def table(table_id: str, rows: Sequence[dict[str, str]], columns: Sequence[str],
-          first: str = "article") -> str:
-    """An HTML table of `columns`, each row's article_id first, linked through its url."""
+# The folder as the page shows it.
+
+def recency(row: Row) -> tuple[str, str]:
+    return (row.get("published") or row.get("fetched_at") or "", row.get("url") or "")
+
+
+@dataclass(frozen=True)
+class Folder:
+    """The tables, indexed: the most recent articles are shown in full, the rest counted."""
+
+    tables: Tables
+    by_id: dict[str, Row]  # every article
+    shown: list[Row]  # the most recent `limit` articles, newest first
+    facts: dict[str, dict[str, list[Row]]]  # table -> article_id -> its rows
+
+    @classmethod
+    def of(cls, tables: Tables, limit: int = MAX_ARTICLES) -> Folder:
+        articles = sorted(tables.get("articles", ()), key=recency, reverse=True)
+        facts: dict[str, dict[str, list[Row]]] = {}
+        for table in ("companies", "deals", "capacities"):
+            by_article = facts[table] = {}
+            for row in tables.get(table, ()):
+                by_article.setdefault(row.get("article_id", ""), []).append(row)
+        return cls(tables, {r.get("article_id", ""): r for r in articles}, articles[:limit],
+                   facts)
+
+    def rows(self, table: str, articles: Iterable[Row]) -> list[Row]:
+        """The rows of `table` of these articles, in the articles' order."""
+        return [r for a in articles for r in self.facts[table].get(a.get("article_id", ""), [])]
+
+    def source(self, row: Row) -> str:
+        """A fact row's article in a few words, for a chart's tooltip."""
+        article = self.by_id.get(row.get("article_id", ""), {})
+        headline = shown(article.get("title")) or row.get("url", "")
+        where = ", ".join(v for v in (shown(article.get("site")),
+                                      (row.get("published") or "")[:10]) if v)
+        return f"{headline} ({where})" if where else headline
+
+
+# Sortable, filterable tables.
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    numeric: bool = False
+
+
+def td(text: str, sort: str | None = None, cls: str = "", inner: str | None = None) -> str:
+    """A cell: `text` escaped (or `inner`, HTML already safe), `sort` when the script
+    should sort by something else than the text."""
+    attrs = (f' class="{cls}"' if cls else "") + (
+        f' data-sort="{esc(sort)}"' if sort is not None else "")
+    return f"<td{attrs}>{esc(text) if inner is None else inner}</td>"
+
+
+def date_td(iso: str) -> str:
+    return td(iso[:10], iso, "date")
+
+
+def number_td(value: str, grouped: bool = False) -> str:
+    if not value.isdigit():
+        return td(value, "", "num")
+    return td(f"{int(value):,}" if grouped else value, value, "num")
+
+
+def article_tds(folder: Folder, row: Row) -> list[str]:
+    """published, site and the headline linked to the article, for any row of a table."""
+    article = folder.by_id.get(row.get("article_id", ""), {})
+    url = row.get("url") or article.get("url") or ""
+    headline = shown(article.get("title")) or url
+    return [date_td(row.get("published") or article.get("published") or ""),
+            td(shown(article.get("site"))), td(headline, inner=link(url, headline))]
+
+
+def sortable(table_id: str, columns: Sequence[Column], rows: Sequence[Sequence[str]],
+             noun: str, newest_first: bool = True) -> str:
+    """A table whose headers sort it and whose filter box hides the rows that do not
+    match; `newest_first`: its rows come sorted by their first column (a date), newest
+    first, and the header says so."""
     if not rows:
-        return f'<p class="muted" id="{table_id}-empty">No rows yet.</p>'
-    head = "".join(f"<th>{esc(c)}</th>" for c in (first, *columns))
-    body = []
-    for row in rows:
-        cells = [f"<td>{link(row.get('url', ''), row.get('article_id', ''))}</td>"]
-        for c in columns:
-            value = row.get(c, "")
-            if c in ("units_per_year", "year") and value.isdigit():
-                shown = f"{int(value):,}" if c == "units_per_year" else value
-                cells.append(f'<td class="num">{esc(shown)}</td>')
-            else:
-                cells.append(f'<td class="{esc(c)}">{esc(value)}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<table id="{table_id}"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')
+        return f'<p class="muted" id="{table_id}-empty">No {esc(noun)} yet.</p>'
+    head = "".join(
+        f'<th{" class=num" if c.numeric else ""}'
+        f'{" aria-sort=descending" if i == 0 and newest_first else ""}><button type="button">'
+        f"{esc(c.label)}</button></th>" for i, c in enumerate(columns))
+    body = "".join(f"<tr>{''.join(cells)}</tr>" for cells in rows)
+    return (f'<div class="filter-bar"><input type="search" class="filter" '
+            f'data-table="{table_id}" placeholder="Filter {esc(noun)}: words in any column" '
+            f'aria-label="Filter {esc(noun)}"> <span class="muted" id="{table_id}-count" '
+            f'aria-live="polite"></span></div>'
+            f'<table id="{table_id}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
 
 
-def capacity_points(rows: Iterable[dict[str, str]]) -> dict[str, dict[str, int]]:
-    """company -> year -> the largest capacity announced for it (units per year).
-
-    The largest, not the sum: the same plant is reported by many articles, and a phase
-    and the plant's total often appear side by side.
-    """
-    points: dict[str, dict[str, int]] = {}
-    for row in rows:
-        units = row.get("units_per_year", "")
-        if not units.isdigit():
-            continue
-        year = row.get("year") or "no year"
-        by_year = points.setdefault(row.get("company", "") or "?", {})
-        by_year[year] = max(by_year.get(year, 0), int(units))
-    return points
+ARTICLE_HEAD = (Column("published"), Column("site"), Column("headline"))
 
 
-def chart(rows: Iterable[dict[str, str]]) -> str:
-    """A horizontal grouped bar chart (inline SVG) of capacity by company and year."""
-    points = capacity_points(rows)
-    if not points:
-        return '<p class="muted" id="chart-empty">No capacities yet.</p>'
-    companies = sorted(points, key=lambda c: (-max(points[c].values()), c))[:MAX_COMPANIES]
-    years = sorted({y for c in companies for y in points[c]})
-    colour = {y: PALETTE[i % len(PALETTE)] for i, y in enumerate(years)}
-    top = max(max(points[c].values()) for c in companies)
-    label_w, bar_w, bar_h, gap = 150, 520, 14, 10
-    parts, y = [], 30
-    for company in companies:
-        group_top = y
-        for year in years:
-            if year not in points[company]:
-                continue
-            units = points[company][year]
-            w = max(1, round(bar_w * units / top))
-            parts.append(
-                f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" '
-                f'fill="{colour[year]}"><title>{esc(company)} {esc(year)}: {units:,}'
-                f'</title></rect>'
-                f'<text x="{label_w + w + 4}" y="{y + bar_h - 3}" font-size="11">'
-                f'{units:,} ({esc(year)})</text>')
-            y += bar_h + 2
-        parts.append(f'<text x="{label_w - 6}" y="{(group_top + y) / 2 + 4:.0f}" '
-                     f'font-size="12" text-anchor="end">{esc(company)}</text>')
-        y += gap
-    legend = "".join(
-        f'<rect x="{label_w + i * 90}" y="6" width="12" height="12" fill="{colour[yr]}"/>'
-        f'<text x="{label_w + i * 90 + 16}" y="16" font-size="12">{esc(yr)}</text>'
-        for i, yr in enumerate(years))
-    width = label_w + bar_w + 140
-    return (f'<svg id="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-            f'height="{y + 4}" viewBox="0 0 {width} {y + 4}" role="img" '
-            f'aria-label="Announced capacity by company and year">'
-            f'<title>Announced capacity by company and year</title>{legend}'
-            f'{"".join(parts)}</svg>')
+def articles_table(folder: Folder) -> str:
+    rows = []
+    for article in folder.shown:
+        aid = article.get("article_id", "")
+        companies = ", ".join(shown(c.get("company"))
+                              for c in folder.facts["companies"].get(aid, []))
+        counts = (len(folder.facts[t].get(aid, [])) for t in ("deals", "capacities"))
+        rows.append([*article_tds(folder, article), td(companies),
+                     *(number_td(str(n)) for n in counts),
+                     number_td(article.get("word_count", ""), grouped=True)])
+    columns = (*ARTICLE_HEAD, Column("companies"), Column("deals", True),
+               Column("capacities", True), Column("words", True))
+    return sortable("articles", columns, rows, "articles")
 
 
-def summary_block(results: Sequence[tuple[Article, Facts]], failures: Sequence[Failure],
-                  seconds: float, out_dir: Path, generated_at: str) -> str:
-    """The run's numbers and its failures."""
-    totals = (("generated", generated_at), ("output folder", str(out_dir)),
-              ("inputs", len(results) + len(failures)), ("articles", len(results)),
-              ("companies", sum(len(f.companies) for _, f in results)),
-              ("deals", sum(len(f.deals) for _, f in results)),
-              ("capacities", sum(len(f.capacities) for _, f in results)),
-              ("failed", len(failures)), ("seconds", f"{seconds:.1f}"))
-    rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in totals)
-    out = f'<table class="summary" id="summary"><tbody>{rows}</tbody></table>'
-    if failures:
-        fail_rows = [{"url": "", "article_id": f.input, **vars(f)} for f in failures]
-        out += "<h3>Failed inputs</h3>" + table(
-            "failures", fail_rows, ("url", "stage", "error", "message", "at"), first="input")
+def deals_table(folder: Folder) -> str:
+    rows = [[*article_tds(folder, d), *(td(shown(d.get(c))) for c in
+                                        ("acquirer", "target", "deal_type", "status")),
+             number_td(d.get("year", "")), td(shown(d.get("evidence")), cls="evidence")]
+            for d in folder.rows("deals", folder.shown)]
+    columns = (*ARTICLE_HEAD, Column("acquirer"), Column("target"), Column("deal type"),
+               Column("status"), Column("year", True), Column("evidence"))
+    return sortable("deals", columns, rows, "deals")
+
+
+def capacities_table(folder: Folder) -> str:
+    rows = [[*article_tds(folder, c), td(shown(c.get("company"))), td(shown(c.get("facility"))),
+             number_td(c.get("units_per_year", ""), grouped=True), td(shown(c.get("kind"))),
+             number_td(c.get("year", "")), td(shown(c.get("evidence")), cls="evidence")]
+            for c in folder.rows("capacities", folder.shown)]
+    columns = (*ARTICLE_HEAD, Column("company"), Column("facility"),
+               Column("units a year", True), Column("kind"), Column("year", True),
+               Column("evidence"))
+    return sortable("capacities", columns, rows, "capacities")
+
+
+def folder_block(folder: Folder, out_dir: str, generated_at: str) -> str:
+    """What the folder holds, and what the page leaves out of its tables."""
+    n = {t: len(folder.tables.get(t, ())) for t in TABLES}
+    text = (f"{n['articles']:,} articles, {n['companies']:,} company mentions, "
+            f"{n['deals']:,} deals and {n['capacities']:,} capacities in {out_dir}; "
+            f"failures.csv has {n['failures']:,} rows. Generated {generated_at}.")
+    out = f'<p id="folder">{esc(text)}</p>'
+    rest = list(folder.by_id.values())[len(folder.shown):]
+    if rest:
+        counts = {t: len(folder.rows(t, rest)) for t in ("deals", "capacities")}
+        out += (f'<p id="bound">The tables list the {len(folder.shown):,} most recent '
+                f"articles (by published date, else by fetch time) with all their facts. "
+                f"The {len(rest):,} older articles, with {counts['deals']:,} deals and "
+                f"{counts['capacities']:,} capacities, are counted here only: they are in "
+                f"the CSV files. The charts draw every row.</p>")
     return out
 
 
-def locate(text: str, phrase: str) -> tuple[int, int] | None:
-    """Where `phrase` stands in `text`, whatever whitespace lies between its words."""
-    words = phrase.split()
-    if not words:
-        return None
-    found = re.search(r"\s+".join(re.escape(w) for w in words), text)
-    return found.span() if found else None
+# The last run.
 
-
-def sentence_spans(text: str, facts: Facts) -> list[tuple[int, int, set[str], list[str]]]:
-    """The evidence sentences of deals and capacities, overlapping ones merged."""
-    spans = []
-    for kind, items in (("deal", facts.deals), ("capacity", facts.capacities)):
-        for item in items:
-            # Evidence may join two sentences that are apart in the text ("it" resolved
-            # from an earlier one): then each sentence is found on its own.
-            pieces = [item.evidence, *re.split(r"(?<=[.!?])\s+", item.evidence)]
-            whole = locate(text, pieces[0])
-            for where in [whole] if whole else [locate(text, p) for p in pieces[1:]]:
-                if where:
-                    spans.append((*where, kind, describe(item)))
-    merged: list[tuple[int, int, set[str], list[str]]] = []
-    for start, end, kind, note in sorted(spans, key=lambda s: (s[0], -s[1])):
-        if merged and start < merged[-1][1]:
-            last = merged[-1]
-            merged[-1] = (last[0], max(last[1], end), last[2] | {kind}, [*last[3], note])
-        else:
-            merged.append((start, end, {kind}, [note]))
-    return merged
-
-
-def describe(item: Deal | Capacity) -> str:
-    """A fact in a few words, for a highlight's tooltip."""
-    if isinstance(item, Deal):
-        return f"{item.acquirer} → {item.target}: {item.deal_type}, {item.status}"
-    return f"{item.company}: {item.units_per_year:,} a year ({item.kind})"
-
-
-def word_spans(text: str, facts: Facts,
-               sentences: Sequence[tuple[int, int, set[str], list[str]]],
-               ) -> list[tuple[int, int, str, str]]:
-    """Company surface forms anywhere, capacity figures inside their evidence sentences."""
-    spans: list[tuple[int, int, str, str]] = []
-    forms = {f: c.company for c in facts.companies for f in c.surface_forms if f.strip()}
-    if forms:
-        names = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
-        for m in re.finditer(rf"(?<!\w)(?:{names})(?!\w)", text):
-            spans.append((m.start(), m.end(), "org", forms[m.group()]))
-    units = {c.units_per_year for c in facts.capacities}
-    for start, end, kinds, _ in sentences:
-        if "capacity" not in kinds:
+def run_statuses(run: LastRun, folder: Folder) -> list[tuple[str, Row]]:
+    """Each article the run wrote, as its row, and whether it was new, changed or
+    unchanged (rewritten as it was: the table kept its earlier fetched_at)."""
+    out = []
+    for aid, fetched_at in run.written:
+        row = folder.by_id.get(aid)
+        if row is None:
             continue
-        for m in QUANTITY.finditer(text, start, end):
-            if value(m) in units:
-                spans.append((m.start(), m.end(), "qty", f"{value(m):,} units a year"))
-    chosen: list[tuple[int, int, str, str]] = []
-    for span in sorted(spans, key=lambda s: (s[0], -s[1])):
-        inside_one = all(not (s < span[1] and span[0] < e) or (s <= span[0] and span[1] <= e)
-                         for s, e, _, _ in sentences)
-        if inside_one and (not chosen or span[0] >= chosen[-1][1]):
-            chosen.append(span)
-    return chosen
+        if run.counts.known is None:
+            status = "written"
+        elif aid not in run.counts.known:
+            status = "new"
+        else:
+            status = "changed" if row.get("fetched_at") == fetched_at else "unchanged"
+        out.append((status, row))
+    return out
 
 
-def highlight(text: str, facts: Facts) -> str:
-    """The article text as escaped HTML with its facts marked (nested, displaCy-like)."""
-    sentences = sentence_spans(text, facts)
-    words = iter(word_spans(text, facts, sentences))
-    pending = next(words, None)
-    out: list[str] = []
+def run_block(run: LastRun, folder: Folder) -> str:
+    """The last run's numbers, the articles it wrote and its failed inputs."""
+    statuses = run_statuses(run, folder)
+    c = run.counts
+    written = [(s, sum(1 for t, _ in statuses if t == s))
+               for s in ("new", "changed", "unchanged", "written")]
+    lines = [*((f"articles {s}", n) for s, n in written if n or s in ("new", "changed")),
+             ("not modified since it was fetched (304, or the same page)", c.not_modified),
+             ("failed", len(run.failures)),
+             ("skipped: given up on in an earlier run", c.skipped),
+             ("disallowed by robots.txt", c.disallowed),
+             ("left for a later run by --max-articles", c.capped),
+             *((k, v) for k, v in (("discovered", c.discovered),
+                                   ("too old for --since", c.old),
+                                   ("resumed from earlier runs", c.resumed)) if v),
+             ("seconds", f"{run.seconds:.1f}")]
+    cells = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in lines)
+    out = f'<table class="summary" id="summary"><tbody>{cells}</tbody></table>'
+    items = "".join(
+        f'<li><span class="status {esc(s)}">{esc(s)}</span>'
+        f"{link(row.get('url', ''), shown(row.get('title')) or row.get('url', ''))} "
+        f'<span class="muted">{esc(shown(row.get("site")))}</span></li>'
+        for s, row in statuses[:MAX_ARTICLES])
+    more = len(statuses) - MAX_ARTICLES
+    out += (f'<h3>Articles it wrote</h3><ul id="run-articles">{items}</ul>'
+            + (f'<p class="muted">and {more:,} more</p>' if more > 0 else "")
+            if items else '<p class="muted" id="run-articles">It wrote no article.</p>')
+    if run.failures:
+        columns = [Column(c) for c in ("input", "stage", "error", "message", "at")]
+        rows = [[td(f.input), td(f.stage), td(f.error), td(f.message), date_td(f.at)]
+                for f in run.failures[:MAX_FAILURES]]
+        more = len(run.failures) - MAX_FAILURES
+        out += "<h3>Failed inputs</h3>" + sortable("failures", columns, rows, "failures",
+                                                   newest_first=False)
+        if more > 0:
+            out += f'<p class="muted">and {more:,} more in failures.csv</p>'
+    return out
 
-    def plain(start: int, end: int) -> None:
-        nonlocal pending
-        pos = start
-        while pending and pending[0] < end:
-            s, e, kind, note = pending
-            tag = "org" if kind == "org" else "units/yr"
-            out.append(f'{esc(text[pos:s])}<mark class="ent {kind}" title="{esc(note)}">'
-                       f'{esc(text[s:e])}<span class="tag">{tag}</span></mark>')
-            pos = e
-            pending = next(words, None)
-        out.append(esc(text[pos:end]))
 
-    pos = 0
-    for start, end, kinds, notes in sentences:
-        plain(pos, start)
-        classes = " ".join(sorted(kinds))
-        out.append(f'<mark class="sent {classes}" title="{esc("; ".join(notes))}">')
-        plain(start, end)
-        out.append(f'<span class="tag">{esc(" + ".join(sorted(kinds)))}</span></mark>')
-        pos = end
-    plain(pos, len(text))
-    return "".join(out)
+# Texts with their facts highlighted.
+
+def number(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
 
 
-def article_block(article: Article, facts: Facts) -> str:
+def facts_of(folder: Folder, aid: str) -> Facts:
+    """An article's facts, read back from the tables."""
+    return Facts(
+        companies=tuple(CompanyMention(shown(r.get("company")), number(r.get("mentions")) or 0,
+                                       tuple(f for f in shown(r.get("surface_forms")).split("; ")
+                                             if f))
+                        for r in folder.facts["companies"].get(aid, [])),
+        deals=tuple(Deal(shown(r.get("acquirer")), shown(r.get("target")),
+                         r.get("deal_type", ""), r.get("status", ""), number(r.get("year")),
+                         shown(r.get("evidence")))
+                    for r in folder.facts["deals"].get(aid, [])),
+        capacities=tuple(Capacity(shown(r.get("company")), shown(r.get("facility")), units,
+                                  r.get("kind", ""), number(r.get("year")),
+                                  shown(r.get("evidence")))
+                         for r in folder.facts["capacities"].get(aid, [])
+                         if (units := number(r.get("units_per_year"))) is not None))
+
+
+def article_block(row: Row, facts: Facts) -> str:
     """One article: its facts as lists, then its text with the facts highlighted."""
     chips = "".join(f"<span>{esc(c.company)} ×{c.mentions}</span>" for c in facts.companies)
     deals = "".join(
@@ -276,58 +455,90 @@ def article_block(article: Article, facts: Facts) -> str:
         f"<li>{esc(c.company)}{' · ' + esc(c.facility) if c.facility else ''}: "
         f"{c.units_per_year:,} a year, {esc(c.kind)}{', ' + esc(c.year) if c.year else ''}"
         f"</li>" for c in facts.capacities)
-    meta = " · ".join(esc(v) for v in (article.site, article.author, article.published) if v)
-    return (f'<article id="a-{esc(article.article_id)}">'
-            f"<h3>{link(article.url, article.title or article.url)}</h3>"
+    meta = " · ".join(esc(shown(row.get(k))) for k in ("site", "author", "published")
+                      if row.get(k))
+    url = row.get("url", "")
+    cut = (f'<p class="muted">The text is cut here; {esc(row.get("text_file"))} holds all '
+           f"of it.</p>" if row.get("text_file") else "")
+    return (f'<article id="a-{esc(row.get("article_id"))}">'
+            f"<h3>{link(url, shown(row.get('title')) or url)}</h3>"
             f'<p class="muted">{meta}</p>'
             f'<p class="chips">{chips or "<i>no companies</i>"}</p>'
             f"{'<ul class=deals>' + deals + '</ul>' if deals else ''}"
             f"{'<ul class=capacities>' + caps + '</ul>' if caps else ''}"
-            f'<div class="text">{highlight(article.text, facts)}</div></article>')
+            f'<div class="text">{highlight(shown(row.get("text")), facts)}</div>{cut}'
+            f"</article>")
 
 
-def render(out_dir: Path, results: Sequence[tuple[Article, Facts]],
-           failures: Sequence[Failure], seconds: float, generated_at: str) -> str:
-    """The whole page as a string."""
-    deals = read_csv(out_dir / "deals.csv")
-    capacities = read_csv(out_dir / "capacities.csv")
-    shown = results[:MAX_ARTICLES]
-    more = (f'<p class="muted">and {len(results) - len(shown)} more articles '
-            f"(see articles.csv)</p>" if len(results) > len(shown) else "")
-    articles = "".join(article_block(a, f) for a, f in shown) or '<p class="muted">None.</p>'
-    legend = ('<p class="legend"><mark class="ent">company<span class="tag">org</span></mark>'
-              '<mark class="sent deal">deal sentence</mark>'
-              '<mark class="sent capacity">capacity sentence</mark>'
-              '<mark class="ent qty">capacity<span class="tag">units/yr</span></mark></p>')
+def texts_block(folder: Folder) -> str:
+    latest = sorted(folder.by_id.values(),
+                    key=lambda r: (r.get("fetched_at") or "", *recency(r)), reverse=True)
+    return "".join(article_block(r, facts_of(folder, r.get("article_id", "")))
+                   for r in latest[:MAX_TEXTS]) or '<p class="muted">None yet.</p>'
+
+
+LEGEND = ('<p class="legend"><mark class="ent">company<span class="tag">org</span></mark>'
+          '<mark class="sent deal">deal sentence</mark>'
+          '<mark class="sent capacity">capacity sentence</mark>'
+          '<mark class="ent qty">capacity<span class="tag">units/yr</span></mark></p>')
+
+
+def render(tables: Tables, run: LastRun, generated_at: str, out_dir: str = "") -> str:
+    """The whole page, from the tables and what the last run did."""
+    folder = Folder.of(tables)
+    deals = list(folder.rows("deals", folder.shown))
+    capacities = list(folder.rows("capacities", folder.shown))
+    all_deals = tables.get("deals", ())
+    all_capacities = tables.get("capacities", ())
+    script = SCRIPT
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<meta http-equiv="Content-Security-Policy" content="{csp(script)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>EV news report</title><style>{STYLE}</style></head>
 <body>
 <h1>EV news report</h1>
-<h2 id="run">This run</h2>
-{summary_block(results, failures, seconds, out_dir, generated_at)}
-<h2>Deals <span class="muted">({len(deals)}, all articles in the folder)</span></h2>
-{table("deals", deals, DEAL_COLUMNS)}
-<h2>Capacities <span class="muted">({len(capacities)}, all articles in the folder)</span></h2>
-{table("capacities", capacities, CAPACITY_COLUMNS)}
-<h2>Announced capacity by company and year</h2>
-<p class="muted">Units per year; for each company and year the largest figure announced.</p>
-{chart(capacities)}
-<h2>Articles of this run</h2>
-{legend}
-{articles}
-{more}
+<nav><a href="#run">Last run</a><a href="#timeline-h">Deals by month</a>
+<a href="#chart-h">Capacity by company</a><a href="#deals-h">Deals</a>
+<a href="#capacities-h">Capacities</a><a href="#articles-h">Articles</a>
+<a href="#texts">Texts</a></nav>
+{folder_block(folder, out_dir, generated_at)}
+<h2 id="run">Last run</h2>
+{run_block(run, folder)}
+<h2 id="timeline-h">Deals by month <span class="muted">({len(all_deals):,}, every article
+in the folder)</span></h2>
+<p class="muted">By the month of the article's date; hover over a bar for its deals.</p>
+{deal_timeline(all_deals, folder.source)}
+<h2 id="chart-h">Announced capacity by company and year <span class="muted">(every article
+in the folder)</span></h2>
+<p class="muted">Units per year; for each company and year the largest figure announced.
+Hover over a bar for the articles it comes from.</p>
+{capacity_chart(all_capacities, folder.source)}
+<h2 id="deals-h">Deals <span class="muted">({len(deals):,} of the articles listed)</span></h2>
+{deals_table(folder)}
+<h2 id="capacities-h">Capacities <span class="muted">({len(capacities):,} of the articles
+listed)</span></h2>
+{capacities_table(folder)}
+<h2 id="articles-h">Articles <span class="muted">({len(folder.shown):,} most recent of
+{len(folder.by_id):,})</span></h2>
+{articles_table(folder)}
+<h2 id="texts">Texts <span class="muted">(of the {MAX_TEXTS} articles written last)</span></h2>
+{LEGEND}
+{texts_block(folder)}
+<script>{script}</script>
 </body></html>
 """
 
 
 def write_report(out_dir: Path, results: Sequence[tuple[Article, Facts]],
                  failures: Sequence[Failure], seconds: float,
-                 generated_at: str | None = None) -> Path:
-    """Write `out_dir/report.html` for this run (atomically) and return its path."""
+                 generated_at: str | None = None, *, counts: RunCounts | None = None) -> Path:
+    """Write `out_dir/report.html` (atomically) from the tables in `out_dir` and what the
+    last run did: the articles it wrote (`results`), its `failures`, its `counts`."""
     when = generated_at or datetime.now(UTC).replace(microsecond=0).isoformat()
+    run = LastRun(written=tuple((a.article_id, a.fetched_at) for a, _ in results),
+                  failures=tuple(failures), seconds=seconds, counts=counts or RunCounts())
+    page = render(read_tables(out_dir), run, when, str(out_dir))
     path = out_dir / REPORT_NAME
-    write_atomic(path, render(out_dir, results, failures, seconds, when).encode("utf-8"))
+    write_atomic(path, page.encode("utf-8"))
     return path

@@ -39,7 +39,8 @@ except ImportError:  # pragma: no cover
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "articles": ("article_id", "url", "input", "site", "title", "author", "published",
-                 "source_credit", "word_count", "fetched_at", "text", "text_file"),
+                 "source_credit", "word_count", "fetched_at", "text", "text_file",
+                 "relevance"),
     "companies": ("article_id", "url", "company", "mentions", "surface_forms"),
     "deals": ("article_id", "url", "published", "acquirer", "target", "deal_type", "status",
               "year", "evidence", "method"),
@@ -48,7 +49,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "failures": ("input", "url", "stage", "error", "message", "at"),
 }
 FACT_TABLES = ("articles", "companies", "deals", "capacities")
-NUMERIC = {"word_count", "mentions", "units_per_year", "year"}
+NUMERIC = {"word_count", "mentions", "units_per_year", "year", "relevance"}
 # Cells a spreadsheet would run as a formula (OWASP's list). Numbers are not text cells.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SORT_FIRST = {"failures": ("at", "input")}
@@ -86,7 +87,8 @@ def rows_for(article: Article, facts: Facts) -> dict[str, list[dict[str, object]
             "article_id": aid, "url": url, "input": article.input, "site": article.site,
             "title": article.title, "author": article.author, "published": published,
             "source_credit": article.source_credit, "word_count": article.word_count,
-            "fetched_at": article.fetched_at, "text": article.text, "text_file": ""}],
+            "fetched_at": article.fetched_at, "text": article.text, "text_file": "",
+            "relevance": "" if facts.relevance is None else f"{facts.relevance:.2f}"}],
         "companies": [{
             "article_id": aid, "url": url, "company": c.company, "mentions": c.mentions,
             "surface_forms": "; ".join(c.surface_forms)} for c in facts.companies],
@@ -410,16 +412,17 @@ def repair(out_dir: Path, notice: Notice | None = None) -> None:
 
 def export(out_dir: Path, results: Iterable[tuple[Article, Facts]],
            failures: Iterable[Failure] = (), *, excel: bool | None = None,
-           notice: Notice | None = None) -> None:
+           notice: Notice | None = None, dropped: Iterable[str] = ()) -> None:
     """Merge these articles' facts and these failures into the CSV tables in `out_dir`.
 
     `excel` chooses the byte-order mark; None keeps whatever each file has now (the end of
     the run, `publish()`, settles it). `notice` gets one line per damaged table (repaired,
-    or moved aside and started afresh).
+    or moved aside and started afresh). `dropped`: article_ids read again and not kept
+    (below --min-relevance): rows an earlier run wrote for them go, as a rerun's would.
     """
     results = list(results)
     rows: dict[str, list[dict[str, object]]] = {t: [] for t in FACT_TABLES}
-    replaced: set[str] = set()
+    replaced: set[str] = set(dropped)
     for article, facts in results:
         replaced.add(article.article_id)
         for table, table_rows in rows_for(article, facts).items():
@@ -430,6 +433,8 @@ def export(out_dir: Path, results: Iterable[tuple[Article, Facts]],
         # Side files first: a table never names a text file that is not there yet.
         merged = merge_table(out_dir, "articles", new_articles, replaced, excel,
                              notice=notice)
+        for aid in replaced.difference(new_articles["article_id"]):  # dropped: no row now
+            (out_dir / TEXT_DIR / f"{aid}.txt").unlink(missing_ok=True)
         published = dict(zip(merged["article_id"], merged["published"], strict=True))
         for table in FACT_TABLES[1:]:
             merge_table(out_dir, table, frame(table, rows[table]), replaced, excel, published,

@@ -19,7 +19,17 @@ from types import ModuleType
 from urllib.parse import urljoin, urlparse, urlsplit
 
 from extract.records import CleanOptions
-from scraper.sites import cnevpost, generic
+from scraper.sites import (
+    carnewschina,
+    cnevpost,
+    electrek,
+    electrive,
+    gasgoo,
+    generic,
+    insideevs,
+    technode,
+    yicai,
+)
 
 
 @dataclass(frozen=True)
@@ -61,13 +71,30 @@ class SiteProfile:
         origin = urlsplit(home)
 
         def move(url: str) -> str:
-            return urljoin(f"{origin.scheme}://{origin.netloc}/", urlsplit(url).path)
+            parts = urlsplit(url)  # the query stays: some feeds are /api/rss?ClassId=7
+            query = f"?{parts.query}" if parts.query else ""
+            return urljoin(f"{origin.scheme}://{origin.netloc}/", parts.path + query)
 
         netloc = origin.netloc.lower().removeprefix("www.")
         return dataclasses.replace(
             self, home=move(self.home or "/"), domains=(netloc,),
             feeds=tuple(map(move, self.feeds)), listings=tuple(map(move, self.listings)),
             sitemaps=tuple(map(move, self.sitemaps)))
+
+    def describe(self, verbosity: int = 0) -> list[str]:
+        """The columns `python -m scraper sites` prints for this profile: its name (-q);
+        its domains, the time zone of naive stamps, feeds, sitemaps ("robots.txt": those
+        robots.txt lists) and listings; with -v (1) also its home and how a listing's
+        page N is spelled ("rel=next": by the page's <link rel=next>)."""
+        columns = [self.name]
+        if verbosity >= 0:
+            tz = self.clean.timezone
+            sitemaps = [*self.sitemaps, *(["robots.txt"] if self.robots_sitemaps else [])]
+            columns += [", ".join(self.domains), str(tz) if tz is not None else "",
+                        ", ".join(self.feeds), ", ".join(sitemaps), ", ".join(self.listings)]
+        if verbosity >= 1:
+            columns += [self.home, self.page_url or ("rel=next" if self.listings else "")]
+        return [c or "-" for c in columns]
 
     def for_url(self, url: str, sitemaps: bool = False) -> SiteProfile:
         """This profile crawling from one URL the user gave: a listing (a tag archive, a
@@ -102,7 +129,8 @@ def from_module(module: ModuleType) -> SiteProfile:
 
 
 REGISTRY: dict[str, SiteProfile] = {
-    p.name: p for p in map(from_module, (cnevpost,))
+    p.name: p for p in map(from_module, (cnevpost, carnewschina, gasgoo, electrive, electrek,
+                                         insideevs, technode, yicai))
 }
 GENERIC = from_module(generic)
 
