@@ -107,6 +107,8 @@ class Capacity:
     kind: str  # total | added
     year: int | None
     evidence: str
+    # The city, province or country the sentence names with the plant, or "".
+    location: str = ""
 
 
 @dataclass(frozen=True)

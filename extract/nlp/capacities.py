@@ -167,12 +167,23 @@ class CapacityFinder(RuleFiles[CapacityRules]):
                 if not any(m.company == owner for m in in_sent):
                     evidence = with_antecedent(sents, i, mentions, owner) + evidence
                 found.append(Capacity(company=owner, facility=facility, units_per_year=units,
-                                      kind=kind, year=year, evidence=evidence))
+                                      kind=kind, year=year, evidence=evidence,
+                                      location=location_of(sent, in_sent, at)))
             # Only a company the sentence has as its subject carries over, and only to the
             # next sentence ("BMW is building a plant in Debrecen. That plant will ...").
             topic = grammatical_subject(sent, in_sent) if in_sent else None
         doc._.ev_capacities = list(dict.fromkeys(found))
         return doc
+
+
+def location_of(sent: Span, mentions: list[Mention], at: int) -> str:
+    """The place (a GPE entity: city, province, country) the sentence names nearest the
+    figure at offset `at`, outside company names ("BAIC Beijing" is a company); "" if none.
+    It only labels a capacity already found: which capacities are found does not change."""
+    taken = {i for m in mentions for i in range(m.start, m.end)}
+    places = [(abs(e.start_char - sent.start_char - at), e.text) for e in sent.ents
+              if e.label_ == "GPE" and not taken.intersection(range(e.start, e.end))]
+    return min(places)[1] if places else ""
 
 
 def with_antecedent(sents: list[Span], i: int, mentions: list[Mention], owner: str) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from scraper.output.ledger import LEDGER_COLUMNS
 from scraper.output.store import (
     BOM,
     COLUMNS,
@@ -40,6 +41,8 @@ NUMBER_FORMATS = {"units_per_year": "#,##0", "word_count": "#,##0"}
 # url cells are links, http(s) only, within Excel's limits (XlsxWriter keeps the same):
 # 65,530 links on a sheet, 2,079 characters a link. Past them the cell is plain text.
 LINK_COLUMNS = {"url"}
+# The workbook's sheets: the tables, then the ledgers built from them.
+SHEETS: dict[str, tuple[str, ...]] = {**COLUMNS, **LEDGER_COLUMNS}
 MAX_LINKS = 65_530
 MAX_LINK_LENGTH = 2_079
 
@@ -48,7 +51,7 @@ def typed(table: str, row: Mapping[str, str]) -> dict[str, object]:
     """A CSV row with its numeric columns as int, or float for a decimal (relevance),
     None when empty, for xlsx and jsonl."""
     out: dict[str, object] = {}
-    for column in COLUMNS[table]:
+    for column in SHEETS[table]:
         value = row[column]
         if column in NUMERIC:
             out[column] = (int(value) if value.lstrip("-").isdigit()
@@ -107,7 +110,7 @@ def xlsx_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
     wb.properties.created = wb.properties.modified = XLSX_EPOCH
     for table, df in tables.items():
         ws = wb.create_sheet(table)
-        columns = COLUMNS[table]
+        columns = SHEETS[table]
         ws.append(list(columns))
         links = 0
         for row in df.to_dict("records"):
@@ -123,7 +126,7 @@ def xlsx_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
                     links += 1
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = ws.dimensions
-        for i, column in enumerate(COLUMNS[table], start=1):
+        for i, column in enumerate(columns, start=1):
             longest = max((len(line) for v in df[column].head(500)
                            for line in v.splitlines()[:1]), default=0)
             width = min(max(len(column), longest), MAX_WIDTH) + 2
@@ -155,7 +158,7 @@ def publish(out_dir: Path, fmt: str = "csv", excel: bool = False) -> list[Path]:
     Returns the files written in the asked format.
     """
     with locked(out_dir):
-        for table in COLUMNS:
+        for table in SHEETS:
             path = out_dir / f"{table}.csv"
             if path.exists() and has_bom(path) != excel:
                 data = path.read_bytes()
@@ -165,8 +168,22 @@ def publish(out_dir: Path, fmt: str = "csv", excel: bool = False) -> list[Path]:
         return FORMATS[fmt](out_dir, read_tables(out_dir))
 
 
+def read_ledgers(out_dir: Path) -> dict[str, pd.DataFrame]:
+    """The ledger tables as strings (empty when missing or not ours: export rebuilds them)."""
+    out = {}
+    for table, columns in LEDGER_COLUMNS.items():
+        try:
+            df = pd.read_csv(out_dir / f"{table}.csv", dtype=str, keep_default_na=False,
+                             encoding="utf-8-sig")
+        except (OSError, ValueError):
+            df = pd.DataFrame(columns=list(columns), dtype=str)
+        out[table] = df if tuple(df.columns) == columns else pd.DataFrame(
+            columns=list(columns), dtype=str)
+    return out
+
+
 def write_xlsx(out_dir: Path, tables: Mapping[str, pd.DataFrame]) -> list[Path]:
-    write_atomic(out_dir / XLSX_NAME, xlsx_bytes(tables))
+    write_atomic(out_dir / XLSX_NAME, xlsx_bytes({**tables, **read_ledgers(out_dir)}))
     return [out_dir / XLSX_NAME]
 
 

@@ -33,7 +33,9 @@ from scraper.output.highlight import highlight
 from scraper.output.store import FORMULA_START, write_atomic
 
 REPORT_NAME = "report.html"
-TABLES = ("articles", "companies", "deals", "capacities", "failures")
+TABLES = ("articles", "companies", "deals", "capacities", "failures", "ledger_deals",
+          "ledger_plants")
+MAX_LEDGER = 500  # ledger rows a table shows, latest reported first
 # The page lists this many articles with all their facts, and counts the rest: a folder
 # of years of crawls stays a page a browser opens in a moment (a few MB at most).
 MAX_ARTICLES = 500
@@ -477,6 +479,55 @@ def texts_block(folder: Folder) -> str:
                    for r in latest[:MAX_TEXTS]) or '<p class="muted">None yet.</p>'
 
 
+# The ledger: one row per deal and per plant across the articles.
+
+def sources_td(folder: Folder, row: Row) -> str:
+    """The row's articles, each its date linked to the article."""
+    links = []
+    for aid in (row.get("article_ids") or "").split("; "):
+        article = folder.by_id.get(aid)
+        if article:
+            when = (article.get("published") or "")[:10] or "undated"
+            links.append(link(article.get("url", ""), when))
+    return td("", inner=", ".join(links))
+
+
+def ledger_block(folder: Folder) -> str:
+    """Live deals by status, each deal's timeline, and each plant's figures over time."""
+    deals = sorted(folder.tables.get("ledger_deals", ()),
+                   key=lambda r: r.get("last_reported", ""), reverse=True)
+    counts: dict[str, int] = {}
+    for d in deals:
+        counts[d.get("status", "")] = counts.get(d.get("status", ""), 0) + 1
+    live = ", ".join(f"{counts.get(s, 0):,} {s}" for s in
+                     ("rumored", "planned", "agreed", "completed"))
+    out = (f'<p id="ledger-counts">Live deals by status: {esc(live)}; '
+           f'{counts.get("dissolved", 0):,} dissolved.</p>')
+    rows = [[date_td(d.get("last_reported", "")),
+             *(td(shown(d.get(c))) for c in ("acquirer", "target", "deal_type", "status",
+                                             "status_history", "signal")),
+             number_td(d.get("articles", "")), sources_td(folder, d)]
+            for d in deals[:MAX_LEDGER]]
+    columns = (Column("last reported"), Column("acquirer"), Column("target"),
+               Column("deal type"), Column("status"), Column("timeline"), Column("signal"),
+               Column("articles", True), Column("reports"))
+    out += sortable("ledger-deals", columns, rows, "ledger deals")
+    plants = sorted(folder.tables.get("ledger_plants", ()),
+                    key=lambda r: r.get("last_reported", ""), reverse=True)
+    rows = [[date_td(p.get("last_reported", "")),
+             *(td(shown(p.get(c))) for c in ("company", "plant", "location")),
+             number_td(p.get("units_per_year", ""), grouped=True), td(shown(p.get("kind"))),
+             td(shown(p.get("history"))), td(shown(p.get("signal"))),
+             number_td(p.get("articles", "")), sources_td(folder, p)]
+            for p in plants[:MAX_LEDGER]]
+    plant_columns = (Column("last reported"), Column("company"), Column("plant"),
+               Column("location"), Column("units a year", True), Column("kind"),
+               Column("figures over time"), Column("signal"), Column("articles", True),
+               Column("reports"))
+    return out + "<h3>Plants</h3>" + sortable("ledger-plants", plant_columns, rows,
+                                              "ledger plants")
+
+
 LEGEND = ('<p class="legend"><mark class="ent">company<span class="tag">org</span></mark>'
           '<mark class="sent deal">deal sentence</mark>'
           '<mark class="sent capacity">capacity sentence</mark>'
@@ -500,7 +551,8 @@ def render(tables: Tables, run: LastRun, generated_at: str, out_dir: str = "") -
 <h1>EV news report</h1>
 <nav><a href="#run">Last run</a><a href="#timeline-h">Deals by month</a>
 <a href="#chart-h">Capacity by company</a><a href="#deals-h">Deals</a>
-<a href="#capacities-h">Capacities</a><a href="#articles-h">Articles</a>
+<a href="#capacities-h">Capacities</a><a href="#ledger-h">Ledger</a>
+<a href="#articles-h">Articles</a>
 <a href="#texts">Texts</a></nav>
 {folder_block(folder, out_dir, generated_at)}
 <h2 id="run">Last run</h2>
@@ -519,6 +571,9 @@ Hover over a bar for the articles it comes from.</p>
 <h2 id="capacities-h">Capacities <span class="muted">({len(capacities):,} of the articles
 listed)</span></h2>
 {capacities_table(folder)}
+<h2 id="ledger-h">Ledger <span class="muted">(one row per deal and per plant, across every
+article in the folder)</span></h2>
+{ledger_block(folder)}
 <h2 id="articles-h">Articles <span class="muted">({len(folder.shown):,} most recent of
 {len(folder.by_id):,})</span></h2>
 {articles_table(folder)}

@@ -31,6 +31,8 @@ import pandas as pd
 from extract.records import Article, Facts
 from scraper.core.files import Notice, move_aside, say
 from scraper.core.records import Failure
+from scraper.output import ledger
+from scraper.output.ledger import LEDGER_COLUMNS
 
 try:  # POSIX only; elsewhere concurrent runs on one folder are simply not guarded
     import fcntl
@@ -45,11 +47,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "deals": ("article_id", "url", "published", "acquirer", "target", "deal_type", "status",
               "year", "evidence", "method"),
     "capacities": ("article_id", "url", "published", "company", "facility", "units_per_year",
-                   "kind", "year", "evidence"),
+                   "kind", "year", "evidence", "location"),
     "failures": ("input", "url", "stage", "error", "message", "at"),
 }
 FACT_TABLES = ("articles", "companies", "deals", "capacities")
-NUMERIC = {"word_count", "mentions", "units_per_year", "year", "relevance"}
+NUMERIC = {"word_count", "mentions", "units_per_year", "year", "relevance", "articles"}
 # Cells a spreadsheet would run as a formula (OWASP's list). Numbers are not text cells.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SORT_FIRST = {"failures": ("at", "input")}
@@ -99,7 +101,8 @@ def rows_for(article: Article, facts: Facts) -> dict[str, list[dict[str, object]
         "capacities": [{
             "article_id": aid, "url": url, "published": published, "company": c.company,
             "facility": c.facility, "units_per_year": c.units_per_year, "kind": c.kind,
-            "year": c.year, "evidence": c.evidence} for c in facts.capacities],
+            "year": c.year, "evidence": c.evidence, "location": c.location}
+            for c in facts.capacities],
     }
 
 
@@ -110,7 +113,7 @@ def neutralise(value: str) -> str:
 
 def frame(table: str, rows: Iterable[Mapping[str, object]]) -> pd.DataFrame:
     """Rows -> a frame of strings in contract column order, text cells neutralised."""
-    columns = COLUMNS[table]
+    columns = COLUMNS.get(table) or LEDGER_COLUMNS[table]
     data = [[cell(row.get(c)) for c in columns] for row in rows]
     df = pd.DataFrame(data, columns=list(columns), dtype=str)
     for column in columns:
@@ -410,6 +413,39 @@ def repair(out_dir: Path, notice: Notice | None = None) -> None:
                 write_atomic(path, csv_bytes(sort_rows(df, table, published), has_bom(path)))
 
 
+def previous_ledger(out_dir: Path) -> dict[str, list[dict[str, str]]] | None:
+    """The ledger tables as the last run wrote them; None when one is missing or not as
+    written (hand-edited, damaged): the ledger is derived data, rebuilt in full then."""
+    previous = {}
+    for table, columns in LEDGER_COLUMNS.items():
+        try:
+            text = (out_dir / f"{table}.csv").read_bytes().decode("utf-8-sig")
+            reader = csv.DictReader(io.StringIO(text, newline=""))
+            rows = list(reader)
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return None
+        if tuple(reader.fieldnames or ()) != columns or not text.endswith("\n") or any(
+                None in r or None in r.values() for r in rows):
+            return None
+        previous[table] = rows
+    return previous
+
+
+def merge_ledger(out_dir: Path, touched: set[str], articles: pd.DataFrame,
+                 facts: Mapping[str, pd.DataFrame], excel: bool | None) -> None:
+    """Bring ledger_deals.csv and ledger_plants.csv in step with the merged fact tables:
+    only the ledger rows of the `touched` articles are computed again."""
+    tables = (facts["deals"].to_dict("records"), facts["capacities"].to_dict("records"),
+              articles.to_dict("records"))
+    previous = previous_ledger(out_dir)
+    result = (ledger.build(*tables) if previous is None
+              else ledger.update(previous, touched, *tables))
+    for table, rows in result.items():
+        path = out_dir / f"{table}.csv"
+        bom = has_bom(path) if excel is None else excel
+        write_atomic(path, csv_bytes(frame(table, rows), bom))
+
+
 def export(out_dir: Path, results: Iterable[tuple[Article, Facts]],
            failures: Iterable[Failure] = (), *, excel: bool | None = None,
            notice: Notice | None = None, dropped: Iterable[str] = ()) -> None:
@@ -436,8 +472,8 @@ def export(out_dir: Path, results: Iterable[tuple[Article, Facts]],
         for aid in replaced.difference(new_articles["article_id"]):  # dropped: no row now
             (out_dir / TEXT_DIR / f"{aid}.txt").unlink(missing_ok=True)
         published = dict(zip(merged["article_id"], merged["published"], strict=True))
-        for table in FACT_TABLES[1:]:
-            merge_table(out_dir, table, frame(table, rows[table]), replaced, excel, published,
-                        notice)
+        tables = {table: merge_table(out_dir, table, frame(table, rows[table]), replaced,
+                                     excel, published, notice) for table in FACT_TABLES[1:]}
+        merge_ledger(out_dir, replaced, merged, tables, excel)
         merge_table(out_dir, "failures", frame("failures", (vars(f) for f in failures)),
                     set(), excel, notice=notice)
