@@ -13,11 +13,17 @@ its own process, so CPU time and peak memory are its own. Runs, in this order:
   ours+1s     a 1 s delay over a third of the pages (floor: 33 pages/host * 1 s)
   memory      ours over 10,000 URLs (server latency 0) for peak memory
 
+`--rerun [N]` measures the revisit policy instead: a crawl of a local site with N articles
+(default 5,000) in its sitemaps (tests/crawlsite.py, dated back from now, 6 hours apart),
+then a rerun with nothing new, one as if a day had passed, and one with `--revisit all`
+(every article asked again, as every run did before the policy). Target: the rerun sends
+at most 5% of the requests `--revisit all` sends.
+
 Politeness targets, checked at the server and printed as holds/misses: at most one request
 in flight per host, no gap between two arrivals on a host below the delay, and the run
 within 3% of its floor.
 
-Usage: .venv/bin/python bench/crawl.py [--pages 1000] [--skip-sequential]
+Usage: .venv/bin/python bench/crawl.py [--pages 1000] [--skip-sequential] [--rerun [N]]
 """
 
 from __future__ import annotations
@@ -211,6 +217,49 @@ def client(kind: str, port: int, pages: int, delay: float) -> None:
     print(json.dumps({"pages": done, "wall": wall, "cpu": cpu, "rss_mb": rss}))
 
 
+# --------------------------------------------------------------------------- revisits
+def rerun(articles: int) -> None:
+    """The revisit policy's figures: requests of a first crawl, a rerun with nothing new,
+    a rerun a day later, and a rerun asking everything (the behaviour before the policy)."""
+    import sqlite3
+    import tempfile
+    from contextlib import closing
+    from datetime import datetime, timedelta
+
+    sys.path.insert(0, str(ROOT))
+    from scraper.app.cli import main as cli_main
+    from tests.crawlsite import recent_site, serve_site
+
+    with tempfile.TemporaryDirectory() as tmp, \
+            serve_site(site=recent_site(articles)) as site:
+        out, config = Path(tmp) / "out", Path(tmp) / "fast.toml"
+        config.write_text("crawl_delay = 0.0\n")
+
+        def crawl(*extra: str) -> tuple[int, float]:
+            before, started = len(site.requests()), time.perf_counter()
+            code = cli_main(["crawl", "cnevpost", "--base-url", site.base + "/",
+                             "--out", str(out), "--config", str(config), *extra])
+            assert code == 0, code
+            return len(site.requests()) - before, time.perf_counter() - started
+
+        first, seconds = crawl()
+        print(f"first run: {first} requests, {seconds:.0f} s", flush=True)
+        again, _ = crawl()
+        with closing(sqlite3.connect(out / "state.sqlite")) as db, db:
+            rows = db.execute("SELECT key, fetched FROM urls WHERE fetched IS NOT NULL "
+                              "AND kind = 'article'").fetchall()
+            db.executemany("UPDATE urls SET fetched = ? WHERE key = ?", [
+                ((datetime.fromisoformat(f) - timedelta(days=1)).isoformat(), k)
+                for k, f in rows])
+        day, _ = crawl()
+        everything, _ = crawl("--revisit", "all")
+        share = again / everything
+        print(f"rerun with nothing new: {again} requests (was {everything}), "
+              f"{share:.1%} (target <= 5%: {'holds' if share <= 0.05 else 'MISSES'}); "
+              f"at the default 1 s delay {again:.0f} s instead of {everything / 60:.0f} min")
+        print(f"rerun a day later: {day} requests (the first week's articles, daily)")
+
+
 # --------------------------------------------------------------------------- driver
 def control(port: int, what: str) -> dict:
     import httpx
@@ -257,6 +306,8 @@ def main() -> None:
                         help="only the runs with a delay (the politeness targets)")
     parser.add_argument("--client", choices=("sequential", "async", "ours"))
     parser.add_argument("--serve", action="store_true")
+    parser.add_argument("--rerun", type=int, nargs="?", const=5000, metavar="N",
+                        help="measure the revisit policy on a site of N articles instead")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0)
     args = parser.parse_args()
@@ -265,6 +316,9 @@ def main() -> None:
         return
     if args.client:
         client(args.client, args.port, args.pages, args.delay)
+        return
+    if args.rerun:
+        rerun(args.rerun)
         return
 
     import socket

@@ -6,6 +6,11 @@ sitemap index with monthly sitemaps, and 24 articles at /YYYY/MM/DD/slug/ genera
 template with varied EV facts (written for this project). Every answer carries an ETag and
 Last-Modified and honours If-None-Match. Tests can change an article, queue faults for a
 path, make every answer a given status, and read the request log.
+
+As WordPress does, an article's sitemap `lastmod` (and Last-Modified) is the time it last
+changed: its publication, or the moment an edit (`extra`) was first served, or a time a test
+sets in `touched`. `recent_site` builds a larger site dated back from now, with Yoast-style
+sitemaps of `per_sitemap` URLs each, for the revisit policy's tests and bench.
 """
 
 from __future__ import annotations
@@ -52,9 +57,11 @@ class Story:
     paragraphs: tuple[str, ...]
 
 
-def story(i: int) -> Story:
+def story(i: int, when: datetime | None = None) -> Story:
+    """The i-th article, published at `when` (default: every other day from START)."""
     company, city, units, year, _, deal = FACTS[i % len(FACTS)]
-    when = START + timedelta(days=2 * i + (1 if i == 16 else 0), hours=i % 5)
+    if when is None:
+        when = START + timedelta(days=2 * i + (1 if i == 16 else 0), hours=i % 5)
     slug = f"{company.lower().replace(' ', '-')}-{city.lower()}-update-{i:02d}"
     title = f"{company} plans more output in {city}, report {i}"
     paragraphs = [
@@ -80,6 +87,10 @@ class Site:
     extra: dict[str, str] = field(default_factory=dict)  # path -> sentence appended
     faults: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
     always: int | None = None  # answer everything with this status
+    touched: dict[str, datetime] = field(default_factory=dict)  # path -> a later lastmod
+    edited: dict[tuple[str, str], datetime] = field(default_factory=dict)  # first served
+    per_sitemap: int = 0  # >0: sitemaps of this many URLs (post-sitemapN.xml), not monthly
+    disallow: str = DISALLOWED_DAY  # the day robots.txt forbids
     latency: float = 0.0
     log: list[tuple[float, str, dict[str, str], int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -94,7 +105,7 @@ class Site:
     def render(self, path: str) -> tuple[int, str, str, datetime] | None:
         """(status, content type, body, last modified) for a path, None for 404."""
         if path == "/robots.txt":
-            return 200, "text/plain", (f"User-agent: *\nDisallow: /{DISALLOWED_DAY}/\n\n"
+            return 200, "text/plain", (f"User-agent: *\nDisallow: /{self.disallow}/\n\n"
                                        f"Sitemap: {self.base}/sitemap_index.xml\n"), START
         if path == "/feed/":
             return 200, "application/rss+xml; charset=UTF-8", self.feed(), START
@@ -102,6 +113,9 @@ class Site:
             return 200, "application/xml", self.sitemap_index(), START
         if path.startswith("/post-sitemap-"):
             return 200, "application/xml", self.sitemap(path[14:21]), START
+        if self.per_sitemap and path.startswith("/post-sitemap"):
+            n = int(path.removeprefix("/post-sitemap").removesuffix(".xml") or 0)
+            return 200, "application/xml", self.sitemap_part(n), START
         if path == "/" or path.startswith("/page/"):
             n = 1 if path == "/" else int(path.split("/")[2])
             items = self.newest()[(n - 1) * PER_PAGE:n * PER_PAGE]
@@ -109,8 +123,19 @@ class Site:
                 if items else None
         for s in self.stories:
             if s.path == path:
-                return 200, "text/html; charset=UTF-8", self.article(s), s.published
+                return 200, "text/html; charset=UTF-8", self.article(s), self.lastmod(s)
         return None
+
+    def lastmod(self, s: Story) -> datetime:
+        """When the article last changed: published, edited (first served), or touched."""
+        times = [s.published]
+        if s.path in self.extra:
+            edit = (s.path, self.extra[s.path])
+            with self.lock:
+                times.append(self.edited.setdefault(edit, datetime.now(UTC)))
+        if s.path in self.touched:
+            times.append(self.touched[s.path])
+        return max(times)
 
     def feed(self) -> str:
         items = "".join(
@@ -126,13 +151,29 @@ class Site:
         months = sorted({f"{s.published:%Y-%m}" for s in self.stories})
         body = "".join(f"<sitemap><loc>{self.base}/post-sitemap-{m}.xml</loc>"
                        f"<lastmod>{m}-28T00:00:00+00:00</lastmod></sitemap>" for m in months)
+        if self.per_sitemap:  # Yoast: numbered parts, each dated by its newest change
+            body = "".join(f"<sitemap><loc>{self.base}/post-sitemap{n}.xml</loc><lastmod>"
+                           f"{max(self.lastmod(s) for s in part).isoformat()}</lastmod>"
+                           f"</sitemap>" for n, part in enumerate(self.parts(), 1))
         return ('<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns='
                 f'"http://www.sitemaps.org/schemas/sitemap/0.9">{body}</sitemapindex>')
 
     def sitemap(self, month: str) -> str:
+        return self.urlset([s for s in self.stories if f"{s.published:%Y-%m}" == month])
+
+    def parts(self) -> list[list[Story]]:
+        stories = self.newest()
+        return [stories[i:i + self.per_sitemap]
+                for i in range(0, len(stories), self.per_sitemap)]
+
+    def sitemap_part(self, n: int) -> str:
+        parts = self.parts()
+        return self.urlset(parts[n - 1] if 1 <= n <= len(parts) else [])
+
+    def urlset(self, stories: list[Story]) -> str:
         body = "".join(f"<url><loc>{self.base}{s.path}</loc>"
-                       f"<lastmod>{s.published.isoformat()}</lastmod></url>"
-                       for s in self.stories if f"{s.published:%Y-%m}" == month)
+                       f"<lastmod>{self.lastmod(s).isoformat()}</lastmod></url>"
+                       for s in stories)
         return ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns='
                 f'"http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>')
 
@@ -160,6 +201,15 @@ class Site:
                 f'{escape(s.title)}</h1><div class="entry-content">{body}'
                 f'<div class="danpian-xiangguan-post"><a href="/">Related: more news</a></div>'
                 f"</div></article></body></html>")
+
+
+def recent_site(count: int, spacing: timedelta = timedelta(hours=6),
+                per_sitemap: int = 1000) -> Site:
+    """`count` articles, the newest an hour old and each `spacing` older than the last,
+    listed in sitemaps of `per_sitemap` URLs; robots.txt forbids no article's day."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    stories = [story(i, now - timedelta(hours=1) - i * spacing) for i in range(count)]
+    return Site(stories=stories, per_sitemap=per_sitemap, disallow="1999/01/01")
 
 
 def make_handler(site: Site) -> type[BaseHTTPRequestHandler]:

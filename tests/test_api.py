@@ -134,11 +134,16 @@ def test_crawl_takes_the_commands_options_and_returns_the_summary(
     assert {a.url.removeprefix(site.base) for a, _ in summary.results} == {
         s.path for s in site.stories if "/2026/11/03/" not in s.path}
     assert (out / "deals.csv").is_file() and (out / "state.sqlite").is_file()
-    # A second run: nothing changed, nothing fetched again; since and max_articles apply.
+    # A second run: nothing changed, nothing asked again (the articles are older than the
+    # revisit policy's month, and their sitemap lastmod did not move); since applies.
     again = api.crawl("cnevpost", base_url=site.base + "/", out_dir=out,
                       since=date(2026, 11, 1), max_articles=2, **FAST)
-    assert again.fetched == 0 and again.old > 0 and again.not_modified == 2
-    assert again.capped > 0
+    assert again.fetched == 0 and again.old > 0 and again.not_modified == 0
+    assert again.left_alone == again.discovered - again.old - again.skipped > 0
+    # Every article asked again (revisit="all", as the setting's name): max_articles caps.
+    every = api.crawl("cnevpost", base_url=site.base + "/", out_dir=out,
+                      since=date(2026, 11, 1), max_articles=2, revisit="all", **FAST)
+    assert every.fetched == 0 and every.not_modified == 2 and every.capped > 0
     out_text, err_text = capsys.readouterr()
     assert out_text == "" and err_text == ""
 

@@ -202,7 +202,9 @@ def test_an_unexpected_exception_is_that_inputs_failure(monkeypatch, tmp_path: P
     broken.write_bytes(SEED.read_bytes().replace(b"xiaomi", b"xiaomi-broken"))
     monkeypatch.setattr(run_module, "clean", flaky)
     lines: list[str] = []
-    settings = Settings(out_dir=tmp_path / "out", crawl_delay=0)
+    # workers=1: the stand-in is patched into this process (a worker process would not see
+    # it); tests/test_workers.py breaks a worker process instead.
+    settings = Settings(out_dir=tmp_path / "out", crawl_delay=0, workers=1)
     summary = run_module.execute(settings, lines.append, None, inputs=[str(broken), str(SEED)])
     assert [(f.stage, f.error) for f in summary.failures] == [("clean", "unexpected")]
     assert len(summary.results) == 1

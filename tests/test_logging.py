@@ -54,7 +54,8 @@ def test_verbose_adds_each_request_with_status_and_time(tmp_path: Path, http_ser
                for line in lines), lines
     robots = f"debug: GET {http_server.base}/robots.txt: HTTP 404 Not Found for "
     assert any(line.startswith(robots) for line in lines)
-    assert any(line.startswith("debug: chunk of 1 pages: cleaned in ") for line in lines)
+    assert any(line.startswith("debug: chunk of 1 pages: cleaned and extracted ")
+               for line in lines)
     # The default level's lines are all still there, the summary last.
     assert [line for line in lines if not line.startswith("debug: ")][0].startswith("Xiaomi")
     assert lines[-1].startswith("done: 1 articles, ")

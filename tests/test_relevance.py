@@ -149,7 +149,7 @@ def test_summary_lines_count_irrelevant_articles_only_when_there_are_some() -> N
     assert "irrelevant" not in RunSummary().oneoff_line()
     assert "irrelevant" not in RunSummary().crawl_line()
     assert ", 0 failed, 2 irrelevant, 0.0s" in RunSummary(irrelevant=2).oneoff_line()
-    assert "new facts, 2 irrelevant, 0 disallowed" in RunSummary(irrelevant=2).crawl_line()
+    assert "new facts, 2 irrelevant, 0 revisited" in RunSummary(irrelevant=2).crawl_line()
 
 
 def article(url: str, title: str) -> Article:

@@ -76,7 +76,8 @@ exit codes: 0 every record was read; 1 some failed (see failures.csv); 2 bad usa
 """
 # Flags that are settings, by their `dest`; None means "not given" (a lower layer wins).
 SETTING_FLAGS = ("out_dir", "model", "quiet", "verbose", "format", "excel", "crawl_delay",
-                 "concurrency", "max_pages", "state_file", "min_relevance")
+                 "concurrency", "max_pages", "state_file", "min_relevance", "workers",
+                 "revisit")
 
 
 def program() -> str:
@@ -111,6 +112,9 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                        help="listing pages / sitemaps to read per listing (default: 5)")
         p.add_argument("--state", dest="state_file", metavar="FILE",
                        help="crawl state (default: DIR/state.sqlite)")
+        p.add_argument("--revisit", choices=("due", "all"),
+                       help="articles extracted before: ask again only those due by age "
+                            "or a newer sitemap/feed lastmod (default), or all of them")
         p.add_argument("--base-url", metavar="URL",
                        help="crawl a SITE's copy at another origin (a mirror, a test server)")
     elif command == "bulk":
@@ -126,7 +130,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                             "LocalCluster on this machine)")
         p.add_argument("--workers", type=int, metavar="N",
                        help="worker processes of the LocalCluster (default: the number of "
-                            "cores)")
+                            "cores, or the setting workers)")
         p.add_argument("--chunk-size", type=float, metavar="MB",
                        help="split each local WARC file into tasks of about MB megabytes "
                             "(default: 64; 0: one task per file)")
@@ -167,6 +171,10 @@ def run_options(p: argparse.ArgumentParser, politeness: bool = True) -> None:
                             "raise it)")
         p.add_argument("--concurrency", metavar="N",
                        help="requests in flight across all hosts (default: 16)")
+        # bulk has its own --workers (the Dask cluster's size), not this setting.
+        p.add_argument("--workers", metavar="N",
+                       help="processes that clean and extract, each loading the model "
+                            "once (default: the number of cores; 1: no pool)")
     p.add_argument("--min-relevance", metavar="X",
                    help="skip articles whose EV-relevance score (0-1) is below X: "
                         "counted, not written (default: 0, keep all; 0.5 is the "
@@ -219,6 +227,8 @@ def flags_of(ns: argparse.Namespace) -> dict[str, object]:
     """The settings given on the command line (None where a flag was not given). -q and
     -v are one dial: the one given sets both settings, over a config file's."""
     flags = {name: getattr(ns, name, None) for name in SETTING_FLAGS}
+    if hasattr(ns, "warcs"):  # bulk's --workers sizes its Dask cluster (BulkOptions)
+        flags["workers"] = None
     if flags["verbose"] is not None:
         flags["quiet"] = False
     elif flags["quiet"]:

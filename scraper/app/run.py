@@ -1,15 +1,18 @@
-"""The run loop every command shares: plan -> fetch (async) -> clean + extract + export
-(in a worker thread, chunk by chunk) -> mark done in the state -> publish and report.
+"""The run loop every command shares: plan -> fetch (async) -> clean + extract (in worker
+processes, or a worker thread with --workers 1) -> export (chunk by chunk, in input order)
+-> mark done in the state -> publish and report.
 
 A one-off run (`python -m scraper URL ...`) is this loop over the given inputs with
 discovery off and a state kept in memory, so it always fetches afresh; the scheduled crawl
 plans by discovering candidates first and keeps its state in SQLite. Both fetch through
 the same `Fetcher` (robots.txt, per-host delay, retries, caps, error translation).
 
-Fetching runs in the asyncio loop; the CPU-bound stages run in one worker thread, so the
-loop keeps the hosts busy while spaCy works. A chunk's URLs are marked done in the state
-only after its rows are in the tables: a run killed at any point refetches what it had
-not written, and the next run ends with the same tables as an uninterrupted one.
+Fetching runs in the asyncio loop; the CPU-bound stages run in `settings.workers` processes
+(`scraper.app.pool`), so the loop keeps the hosts busy while spaCy works, and a chunk is
+cleaned and extracted while the one before it is merged into the tables. A chunk's URLs
+are marked done in the state only after its rows are in the tables: a run killed at any
+point refetches what it had not written, and the next run ends with the same tables as an
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from spacy.language import Language
@@ -29,8 +33,9 @@ from spacy.language import Language
 from extract.clean import clean
 from extract.errors import ItemError, PageError, PipelineError
 from extract.nlp.facts import extract_all
-from extract.nlp.pipeline import check_model, load_pipeline
+from extract.nlp.pipeline import check_model
 from extract.records import Article, CleanOptions, Facts, Page
+from scraper.app.pool import ChunkPool, InProcess, Work
 from scraper.core.errors import (
     InputError,
     OutputError,
@@ -45,7 +50,7 @@ from scraper.core.settings import Settings
 from scraper.fetch.discover import Candidate, Discoverer, Discovery
 from scraper.fetch.fetcher import Fetcher
 from scraper.fetch.local import check_html, is_url
-from scraper.fetch.state import State, content_hash, header_map
+from scraper.fetch.state import Revisit, State, content_hash, header_map
 from scraper.fetch.urls import redact, redact_text, url_key
 from scraper.output.formats import publish
 from scraper.output.report import RunCounts, known_articles, write_report
@@ -72,6 +77,8 @@ class RunSummary:
     disallowed: int = 0  # robots.txt said no
     capped: int = 0  # left for a later run by --max-articles
     resumed: int = 0  # left by an earlier run (capped, killed, failed) and taken up now
+    revisited: int = 0  # extracted before, asked again: due by age, or a newer lastmod
+    left_alone: int = 0  # extracted before, not due: not asked (the revisit policy)
     irrelevant: int = 0  # below --min-relevance: counted, not written
     known: frozenset[str] | None = None  # article_ids in the tables before (report.html)
     seconds: float = 0.0
@@ -97,7 +104,8 @@ class RunSummary:
         return (f"crawl: {self.discovered} discovered ({self.old} too old), "
                 f"{self.fetched} fetched, {self.not_modified} not modified, "
                 f"{len(self.failures)} failed, {self.new_facts} new facts"
-                f"{self.irrelevant_part}, {self.disallowed} disallowed by robots.txt, "
+                f"{self.irrelevant_part}, {self.revisited} revisited, "
+                f"{self.left_alone} left alone, {self.disallowed} disallowed by robots.txt, "
                 f"{self.resumed} resumed from earlier runs, "
                 f"{self.capped} left for later by --max-articles, {self.seconds:.1f}s")
 
@@ -120,6 +128,32 @@ class Job:
 
     candidate: Candidate
     page: Page
+
+
+@dataclass(frozen=True)
+class Task:
+    """What the cleaner and the extractor need of a job, picklable for a worker process:
+    the page with the URLs the tables show, and its site's clean options (None: those of
+    the site its canonical URL belongs to; a profile itself is known by identity)."""
+
+    page: Page
+    options: CleanOptions | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A task's result: its article (or why it has none) and the article's facts (or why
+    extraction failed on it; None when there is no article)."""
+
+    article: Article | ItemError
+    facts: Facts | ItemError | None = None
+
+
+Stages = InProcess[Task, Outcome] | ChunkPool[Task, Outcome]
+# A one-off run of fewer inputs than two a worker runs in its own process whatever
+# --workers says: starting the pool (each process loading the model) costs more than
+# reading one or two pages, the usual `python -m scraper URL`.
+PER_WORKER = 2
 
 
 @dataclass(frozen=True)
@@ -147,6 +181,12 @@ def unexpected(exc: Exception, stage: str) -> InputError:
     return error
 
 
+def revisit_policy(settings: Settings) -> Revisit:
+    """The settings' revisit policy: by age, or every article every run (`revisit = all`)."""
+    return Revisit(settings.revisit_daily_days, settings.revisit_weekly_days,
+                   everything=settings.revisit == "all")
+
+
 def candidates_of(inputs: Sequence[str]) -> list[Candidate]:
     """The one-off run's plan: the inputs as given, each with its site's profile."""
     out: list[Candidate] = []
@@ -169,8 +209,10 @@ class Run:
                  notice: Report | None = None, *,
                  profiles: Sequence[SiteProfile] = (), inputs: Sequence[str] = (),
                  since: datetime | None = None, max_articles: int | None = None,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None,
+                 work: Work[Task, Outcome] | None = None) -> None:
         self.settings, self.state, self.report = settings, state, report
+        self.work = work or process_tasks  # a test gives a hostile one
         self.notice = notice  # repairs of damaged tables, said as warnings
         self.profiles, self.inputs = profiles, inputs
         self.since, self.max_articles, self.progress = since, max_articles, progress
@@ -184,9 +226,12 @@ class Run:
         self.summary.known = known_articles(self.settings.out_dir)
         loop = asyncio.get_running_loop()
         with ThreadPoolExecutor(1, thread_name_prefix="extract") as pool:
-            # The model loads in the worker while discovery talks to the sites.
-            nlp = loop.run_in_executor(pool, load_pipeline, self.settings.model)
-            log.debug("loading the spaCy pipeline %s", self.settings.model)
+            stages = self.stages(pool)
+            # The model loads (in the thread, or in each worker process) while discovery
+            # talks to the sites.
+            nlp = asyncio.ensure_future(stages.ready())
+            log.debug("loading the spaCy pipeline %s in %d process(es)", self.settings.model,
+                      self.settings.workers)
             try:
                 async with Fetcher(self.settings, self.state) as fetcher:
                     plan = await self.discover(fetcher) + candidates_of(self.inputs)
@@ -194,14 +239,14 @@ class Run:
                     if self.progress:
                         self.progress(len(plan))
                     try:
-                        model = await nlp
+                        await nlp
                     except PipelineError as exc:
                         raise UsageError(str(exc)) from None
                     queue: asyncio.Queue[Job | None] = asyncio.Queue(
                         maxsize=2 * self.settings.batch_size)
                     try:
                         async with asyncio.TaskGroup() as group:
-                            consumer = group.create_task(self.consume(queue, pool, model))
+                            consumer = group.create_task(self.consume(queue, pool, stages))
                             await fetcher.map(plan, lambda c: c.url,
                                               lambda c: self.fetch_one(fetcher, queue, c))
                             await queue.put(None)
@@ -210,8 +255,19 @@ class Run:
                         raise group.exceptions[0] from None  # one line, not a group
             finally:
                 await asyncio.gather(nlp, return_exceptions=True)
+                await loop.run_in_executor(None, stages.close)
         self.summary.seconds = time.monotonic() - started
         return self.summary
+
+    def stages(self, thread: ThreadPoolExecutor) -> Stages:
+        """Where pages are cleaned and extracted: the run's thread (--workers 1) or a pool
+        of processes. The pool is made before the fetcher starts its threads, and its
+        processes come from a fork server, never forked from this threaded process."""
+        small = not self.profiles and len(self.inputs) < PER_WORKER * self.settings.workers
+        if self.settings.workers == 1 or small:
+            return InProcess(self.settings.model, thread, self.work, self.settings)
+        return ChunkPool(self.settings.model, self.settings.workers, self.work,
+                         self.settings, dead_outcome)
 
     async def discover(self, fetcher: Fetcher) -> list[Candidate]:
         """Every profile's candidates, filtered by --since and ordered newest first."""
@@ -238,8 +294,14 @@ class Run:
         # The frontier is state: every candidate is remembered before any is fetched, so
         # what this run leaves (a cap, a kill) is drained by the next one, first.
         self.state.seen_many([(c.key, c.url, "article",
-                               c.published.isoformat() if c.published else "")
+                               c.published.isoformat() if c.published else "",
+                               c.modified.isoformat() if c.modified else "")
                               for c in fresh])
+        # An article extracted before is asked again only when the revisit policy says so.
+        policy, now = revisit_policy(self.settings), datetime.now(UTC)
+        due = [c for c in fresh if policy.due(self.state.history(c.key), now)]
+        self.summary.left_alone = len(fresh) - len(due)
+        fresh = due
         resumed = self.unfinished(found)
         self.summary.resumed = len(resumed)
         plan = resumed + fresh
@@ -276,6 +338,8 @@ class Run:
             self.summary.not_modified += 1
             return self.tick()
         headers = known.conditional_headers() if known and known.state == "done" else None
+        if headers is not None:
+            self.summary.revisited += 1
         # A discovered URL is followed only inside its site's domains; a given one anywhere.
         allowed = None if candidate.input else candidate.profile.owns
         try:
@@ -331,41 +395,57 @@ class Run:
                                     exc.final))
 
     async def consume(self, queue: asyncio.Queue[Job | None], pool: ThreadPoolExecutor,
-                      nlp: Language) -> None:
+                      stages: Stages) -> None:
         """Collect fetched pages into chunks and write each chunk through the tables: when
-        it is full, when its first page has waited FLUSH_SECONDS, and at the end."""
+        it is full, when its first page has waited FLUSH_SECONDS, and at the end. A chunk
+        goes to the workers as soon as it is closed, while the one before is written."""
         loop = asyncio.get_running_loop()
         chunk: list[Job] = []
         deadline = 0.0
-        while True:
-            timeout = max(0.0, deadline - loop.time()) if chunk else None
-            try:
-                job, timed_out = await asyncio.wait_for(queue.get(), timeout), False
-            except TimeoutError:
-                job, timed_out = None, True
-            if job is not None:
-                if not chunk:
-                    deadline = loop.time() + FLUSH_SECONDS
-                chunk.append(job)
-            finished = job is None and not timed_out
-            if finished or timed_out or len(chunk) >= self.settings.batch_size:
-                await self.flush(chunk, pool, nlp)
-                chunk = []
-            if finished:
-                return
+        working: asyncio.Future[list[Outcome]] | None = None  # the chunk being extracted
+        writing: asyncio.Future[None] | None = None  # the chunk before, being written
+        try:
+            while True:
+                timeout = max(0.0, deadline - loop.time()) if chunk else None
+                try:
+                    job, timed_out = await asyncio.wait_for(queue.get(), timeout), False
+                except TimeoutError:
+                    job, timed_out = None, True
+                if job is not None:
+                    if not chunk:
+                        deadline = loop.time() + FLUSH_SECONDS
+                    chunk.append(job)
+                finished = job is None and not timed_out
+                if finished or timed_out or len(chunk) >= self.settings.batch_size:
+                    working = stages.start([task_of(job) for job in chunk])
+                    if writing is not None:
+                        await writing  # the tables take the chunks in input order
+                    writing = asyncio.ensure_future(self.flush(chunk, working, pool))
+                    chunk = []
+                if finished:
+                    assert writing is not None
+                    await writing
+                    return
+        finally:
+            for future in (working, writing):
+                if future is not None and not future.done():
+                    future.cancel()
 
-    async def flush(self, chunk: list[Job], pool: ThreadPoolExecutor, nlp: Language) -> None:
-        """Clean, extract and export one chunk, then mark its URLs in the state."""
+    async def flush(self, chunk: list[Job], working: asyncio.Future[list[Outcome]],
+                    pool: ThreadPoolExecutor) -> None:
+        """Write one chunk once it is cleaned and extracted, then mark its URLs in the
+        state."""
         loop = asyncio.get_running_loop()
         pending, self.pending = self.pending, []
         failures = [*self.discovery_failures, *(p.failure for p in pending)]
         self.discovery_failures = []
         started = time.monotonic()
-        cleaned = await loop.run_in_executor(pool, clean_all, chunk, self.settings)
+        outcomes = await working
         cleaning = time.monotonic() - started
-        keep: list[Article] = []
+        keep: list[tuple[Article, Facts | ItemError]] = []
         done: list[tuple[Job, str]] = []  # (job, canonical URL of its rows, if any)
-        for job, result in zip(chunk, cleaned, strict=True):
+        for job, outcome in zip(chunk, outcomes, strict=True):
+            result = outcome.article
             if isinstance(result, Recorded):
                 target = job.candidate.input or job.candidate.url
                 self.tell(logging.ERROR, f"{redact(target)}: {result.message}")
@@ -378,17 +458,18 @@ class Run:
                 self.summary.old += 1
                 done.append((job, ""))
             else:
-                keep.append(result)
+                assert outcome.facts is not None, "an article has its facts or its error"
+                keep.append((result, outcome.facts))
                 done.append((job, result.url))
         results, failed, irrelevant = await loop.run_in_executor(
-            pool, extract_and_export, nlp, keep, failures, self.settings, self.notice)
+            pool, export_chunk, keep, failures, self.settings, self.notice)
         self.summary.irrelevant += len(irrelevant)
         for article, facts in irrelevant:
             self.tell(logging.INFO, f"{article.title or article.url}: irrelevant (relevance "
                       f"{facts.relevance or 0:.2f} < {self.settings.min_relevance:g}), "
                       "not written")
-        log.debug("chunk of %d pages: cleaned in %.2fs, %d articles extracted and written "
-                  "in %.2fs", len(chunk), cleaning, len(keep),
+        log.debug("chunk of %d pages: cleaned and extracted %.2fs later, %d articles "
+                  "written in %.2fs", len(chunk), cleaning, len(keep),
                   time.monotonic() - started - cleaning)
         for fail in failed:
             self.tell(logging.ERROR, f"{fail.input}: {fail.message}")
@@ -420,44 +501,73 @@ class Run:
         return False
 
 
-def clean_all(chunk: list[Job], settings: Settings) -> list[Article | ItemError]:
-    """Clean each page with its site's options: the candidate's profile, or for a page
-    without one (a local file, an unknown site) the profile its canonical URL belongs to;
-    the budget for hostile pages is the settings'."""
+def task_of(job: Job) -> Task:
+    """The job as its worker needs it; from here on the URLs are what the tables show:
+    without user names or passwords."""
+    page = Page(input=redact(job.candidate.input or job.candidate.url),
+                url=redact(job.page.url), status=job.page.status,
+                headers=job.page.headers, content=job.page.content,
+                fetched_at=job.page.fetched_at, redirects=job.page.redirects)
+    profile = job.candidate.profile
+    return Task(page, None if profile is GENERIC else profile.clean)
+
+
+def clean_task(task: Task, settings: Settings) -> Article | ItemError:
+    """Clean one page with its site's options, or for a page without a profile (a local
+    file, an unknown site) those of the site its canonical URL belongs to; the budget for
+    hostile pages is the settings'."""
     def budget(options: CleanOptions) -> CleanOptions:
         return dataclasses.replace(options, max_elements=settings.max_elements,
                                    max_paragraph_texts=settings.max_paragraph_texts)
 
-    out: list[Article | ItemError] = []
-    for job in chunk:
-        # From here on the URLs are what the tables show: without user names or passwords.
-        page = Page(input=redact(job.candidate.input or job.candidate.url),
-                    url=redact(job.page.url), status=job.page.status,
-                    headers=job.page.headers, content=job.page.content,
-                    fetched_at=job.page.fetched_at, redirects=job.page.redirects)
-        profile = job.candidate.profile
-        try:
-            if profile is GENERIC:
-                out.append(clean(page, resolve=lambda url: budget(profile_for(url).clean)))
-            else:
-                out.append(clean(page, budget(profile.clean)))
-        except PageError as exc:
-            out.append(exc)
-        except Exception as exc:  # noqa: BLE001  (the per-input guard: recorded, run goes on)
-            out.append(unexpected(exc, "clean"))
-    return out
+    try:
+        if task.options is None:
+            return clean(task.page, resolve=lambda url: budget(profile_for(url).clean))
+        return clean(task.page, budget(task.options))
+    except PageError as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001  (the per-input guard: recorded, run goes on)
+        return unexpected(exc, "clean")
 
 
-def extract_and_export(nlp: Language, articles: list[Article], failures: list[Failure],
-                       settings: Settings, notice: Report | None = None
-                       ) -> tuple[list[tuple[Article, Facts]], list[Failure],
-                                  list[tuple[Article, Facts]]]:
-    """Extract and merge one chunk; returns its results, the articles extraction failed
-    on (written to failures.csv with the chunk's other failures) and those below
-    --min-relevance (not written; rows an earlier run wrote for them go)."""
+def clean_all(chunk: list[Job], settings: Settings) -> list[Article | ItemError]:
+    """Clean each page of a chunk (`clean_task`)."""
+    return [clean_task(task_of(job), settings) for job in chunk]
+
+
+def process_tasks(nlp: Language, tasks: list[Task], settings: Settings) -> list[Outcome]:
+    """Clean and extract a chunk's tasks, in this process (a worker, or the run's thread):
+    one outcome per task, in order. An article extraction fails on (or refuses as
+    too_complex) has that error for its facts, the others their facts."""
+    cleaned = [clean_task(task, settings) for task in tasks]
+    articles = [a for a in cleaned if isinstance(a, Article)]
     results, failed = extract_all(nlp, articles, settings.batch_size,
                                   settings.max_text_chars)
-    extra = [failure_of(e, a.input, a.url) for a, e in failed]
+    facts: dict[int, Facts | ItemError] = {id(a): f for a, f in results}
+    facts.update((id(a), e) for a, e in failed)
+    return [Outcome(c, facts[id(c)] if isinstance(c, Article) else None) for c in cleaned]
+
+
+def dead_outcome(task: Task, exc: Exception) -> Outcome:
+    """The outcome of a page a worker process died on twice (`ChunkPool`), or whose piece
+    of work raised outside the per-page guards."""
+    if not isinstance(exc, BrokenProcessPool):
+        return Outcome(unexpected(exc, "extract"))
+    error = InputError("the worker process cleaning and extracting this page died (a crash "
+                       "in a library, or out of memory); not retried", code="worker_died")
+    error.stage = "extract"
+    return Outcome(error)
+
+
+def export_chunk(kept: list[tuple[Article, Facts | ItemError]], failures: list[Failure],
+                 settings: Settings, notice: Report | None = None
+                 ) -> tuple[list[tuple[Article, Facts]], list[Failure],
+                            list[tuple[Article, Facts]]]:
+    """Merge one chunk's extracted articles; returns its results, the articles extraction
+    failed on (written to failures.csv with the chunk's other failures) and those below
+    --min-relevance (not written; rows an earlier run wrote for them go)."""
+    results = [(a, f) for a, f in kept if isinstance(f, Facts)]
+    extra = [failure_of(f, a.input, a.url) for a, f in kept if not isinstance(f, Facts)]
     floor = settings.min_relevance
     skipped = [(a, f) for a, f in results if (f.relevance or 0.0) < floor]
     results = [(a, f) for a, f in results if (f.relevance or 0.0) >= floor]

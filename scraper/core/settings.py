@@ -11,7 +11,7 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +64,19 @@ class Settings:
     max_pages: int = 5
     # The crawl's SQLite state; empty means <out_dir>/state.sqlite.
     state_file: str = ""
+    # Which extracted articles a crawl asks again (scraper.fetch.state.Revisit): "due" asks
+    # one daily while younger than revisit_daily_days, weekly while younger than
+    # revisit_weekly_days, then only when a sitemap or feed gives a newer lastmod; "all"
+    # asks every article on every run.
+    revisit: str = "due"
+    revisit_daily_days: float = 7.0
+    revisit_weekly_days: float = 30.0
     # Articles whose EV-relevance score (extract.nlp.relevance, 0-1) is below this are
     # counted as irrelevant and not written; 0 keeps every article.
     min_relevance: float = 0.0
+    # Processes that clean and extract (`scraper.app.pool`), each loading the model once;
+    # 1 runs both stages in this process. The tables are the same whatever the number.
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @property
     def agent(self) -> str:
@@ -85,6 +95,7 @@ class Settings:
 
 
 FORMATS = ("csv", "xlsx", "jsonl")
+REVISIT = ("due", "all")
 
 
 @dataclass(frozen=True)
@@ -126,7 +137,11 @@ CHECKS: dict[str, Check] = {
     "max_backoff": Check(low=0, high=86_400),
     "host_budget": Check(low=1),
     "max_pages": Check(low=1, high=100_000),
+    "revisit": Check(choices=REVISIT),
+    "revisit_daily_days": Check(low=0, high=36_500),
+    "revisit_weekly_days": Check(low=0, high=36_500),
     "min_relevance": Check(low=0, high=1),
+    "workers": Check(low=1, high=256),
 }
 
 

@@ -9,6 +9,7 @@ a page holds an article that is neither extracted already nor older than --since
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ class Candidate:
     published: datetime | None
     dated: str  # where the date came from: feed | sitemap | url | "" (none)
     input: str = ""  # what the user gave, for a one-off input ("" for a discovered URL)
+    modified: datetime | None = None  # the newest change time a feed or sitemap gave
 
     def older_than(self, since: datetime | None) -> bool:
         if since is None or self.published is None:
@@ -156,9 +158,16 @@ class Discoverer:
         if published is None and (from_url := date_in_url(link.url)) is not None:
             published, dated = from_url, "url"
         old = self.found.candidates.get(key)
+        modified = newest(old.modified if old else None, link.modified)
         if old is not None and (old.dated in ("feed", "sitemap") or not published):
-            return old
-        candidate = Candidate(key, old.url if old else link.url, self.profile, published,
-                              dated)
+            candidate = dataclasses.replace(old, modified=modified)
+        else:
+            candidate = Candidate(key, old.url if old else link.url, self.profile, published,
+                                  dated, modified=modified)
         self.found.candidates[key] = candidate
         return candidate
+
+
+def newest(*times: datetime | None) -> datetime | None:
+    known = [t for t in times if t is not None]
+    return max(known) if known else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import gzip
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -29,10 +30,13 @@ NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 
 @dataclass(frozen=True)
 class Link:
-    """A URL a document points to, with the date it gives for it (None: no date)."""
+    """A URL a document points to, with the date it gives for it (None: no date) and the
+    time it says the page last changed (a sitemap's `lastmod`, a feed entry's `updated`),
+    which the revisit policy compares with the one recorded at the last fetch."""
 
     url: str
     published: datetime | None = None
+    modified: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -87,11 +91,20 @@ def read_feed(content: bytes, base: str) -> Document:
         url = absolute(base, entry.get("link", ""))
         if url is None:
             continue
-        stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        # feedparser normalises to a UTC struct_time; timegm reads it as such.
-        when = datetime.fromtimestamp(calendar.timegm(stamp), UTC) if stamp else None
-        links.append(Link(url, when))
+        # Only keys the entry really has: feedparser answers a missing `updated_parsed`
+        # with `published_parsed` and a DeprecationWarning.
+        keys = set(entry.keys())
+        updated = struct_time_utc(entry["updated_parsed"] if "updated_parsed" in keys
+                                  else None)
+        published = struct_time_utc(entry["published_parsed"] if "published_parsed" in keys
+                                    else None)
+        links.append(Link(url, published or updated, updated))
     return Document("feed", tuple(links))
+
+
+def struct_time_utc(stamp: time.struct_time | None) -> datetime | None:
+    """feedparser's normalised UTC struct_time as an aware datetime (timegm reads it as UTC)."""
+    return datetime.fromtimestamp(calendar.timegm(stamp), UTC) if stamp else None
 
 
 def read_sitemap(content: bytes, base: str) -> Document:
@@ -111,9 +124,9 @@ def read_sitemap(content: bytes, base: str) -> Document:
         url = absolute(base, loc or "")
         if url is None:
             continue
-        when = parse_date(item.findtext(f"{NEWS_NS}news/{NEWS_NS}publication_date")) \
-            or parse_date(item.findtext(f"{SITEMAP_NS}lastmod") or item.findtext("lastmod"))
-        links.append(Link(url, when))
+        lastmod = parse_date(item.findtext(f"{SITEMAP_NS}lastmod") or item.findtext("lastmod"))
+        when = parse_date(item.findtext(f"{NEWS_NS}news/{NEWS_NS}publication_date")) or lastmod
+        links.append(Link(url, when, lastmod))
     return Document("sitemapindex" if index else "sitemap", tuple(links))
 
 

@@ -12,13 +12,21 @@ A damaged state file (not a database, or malformed: overwritten, cut short) neve
 run: it is moved aside as `state.sqlite.damaged-<UTC time>` with its -wal and -shm files,
 and a new one is rebuilt from articles.csv, every article `done` with error 'rebuilt' and
 no validators (see `State.rebuilt`).
+
+An extracted article is asked again only when the revisit policy (`Revisit`) says it is
+due: by its age, and whenever discovery reports a newer `lastmod` than the one recorded
+at its last fetch. A state file written before these columns existed is migrated in place
+(`MIGRATIONS`): its answered articles count as fetched when last seen, since every run
+then asked every article.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from extract.records import Page
@@ -41,10 +49,21 @@ CREATE TABLE IF NOT EXISTS urls (
     error TEXT,
     body BLOB,                 -- discovery documents only
     first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL
+    last_seen TEXT NOT NULL,
+    fetched TEXT,              -- the last answer (200 or 304): the revisit schedule's clock
+    lastmod TEXT,              -- the newest change time discovery gave (sitemap lastmod)
+    fetched_lastmod TEXT       -- lastmod as it was at the last answer
 );
 CREATE INDEX IF NOT EXISTS urls_canonical ON urls (canonical);
 """
+# Columns added since the first state files, with what an old row gets: (column, backfill).
+# Before the revisit policy every run asked every article, so last_seen was its last fetch.
+MIGRATIONS = (
+    ("fetched", "UPDATE urls SET fetched = last_seen WHERE status IS NOT NULL "
+                "OR error = 'rebuilt'"),
+    ("lastmod", ""),
+    ("fetched_lastmod", ""),
+)
 # States that end a URL's story: extracted, or an answer that will not change (404, PDF).
 FINAL = ("done", "gone")
 # The error of a row rebuilt from articles.csv after the state file was damaged.
@@ -66,6 +85,7 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
+        migrate(db)
         problem = db.execute("PRAGMA quick_check").fetchone()[0]
         if problem != "ok":
             raise Corrupt(problem)
@@ -73,6 +93,20 @@ def connect(path: Path) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Add the columns an older state file lacks, in one transaction."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(urls)")}
+    missing = [(column, backfill) for column, backfill in MIGRATIONS if column not in have]
+    if not missing:
+        return
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        for column, backfill in missing:
+            db.execute(f"ALTER TABLE urls ADD COLUMN {column} TEXT")
+            if backfill:
+                db.execute(backfill)
 
 
 def damaged(exc: sqlite3.DatabaseError) -> bool:
@@ -101,6 +135,68 @@ class Known:
         if self.last_modified:
             headers["If-Modified-Since"] = self.last_modified
         return headers
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """A time the state wrote (ISO 8601) as aware UTC; None when empty or unreadable."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+@dataclass(frozen=True)
+class History:
+    """What the revisit policy reads of one article: its state, dates and change times."""
+
+    state: str
+    published: datetime | None
+    first_seen: datetime | None
+    fetched: datetime | None
+    lastmod: datetime | None
+    fetched_lastmod: datetime | None
+
+    def born(self) -> datetime | None:
+        """The article's age is counted from here: its published date, but never after it
+        was first seen (a sitemap giving only `lastmod` moves that date on each edit)."""
+        dates = [d for d in (self.published, self.first_seen) if d is not None]
+        return min(dates) if dates else None
+
+    def changed(self) -> bool:
+        """Discovery reports a change time newer than the one known at the last fetch (or,
+        when none was known then, newer than the fetch itself)."""
+        if self.lastmod is None:
+            return False
+        since = self.fetched_lastmod or self.fetched
+        return since is None or self.lastmod > since
+
+
+@dataclass(frozen=True)
+class Revisit:
+    """When an extracted article is asked again: every day while younger than
+    `daily_days`, every week while younger than `weekly_days`, then only when discovery
+    reports a newer `lastmod`. `everything`: every run asks every article (--revisit all)."""
+
+    daily_days: float = 7.0
+    weekly_days: float = 30.0
+    everything: bool = False
+
+    def due(self, history: History | None, now: datetime) -> bool:
+        """Ask this URL now? Never fetched, failed, or unknown: always."""
+        if self.everything or history is None or history.state != "done":
+            return True
+        if history.fetched is None or history.changed():
+            return True
+        born = history.born() or history.fetched
+        age, idle = now - born, now - history.fetched
+        if age < timedelta(days=self.daily_days):
+            return idle >= timedelta(days=1)
+        if age < timedelta(days=self.weekly_days):
+            return idle >= timedelta(days=7)
+        return False
 
 
 def header_map(page: Page) -> dict[str, str]:
@@ -152,18 +248,22 @@ class State:
         row = self.db.execute("SELECT state FROM urls WHERE key = ?", (key,)).fetchone()
         return bool(row) and row[0] in FINAL
 
-    def seen(self, key: str, url: str, kind: str, published: str = "") -> None:
-        """Record that discovery found `url` (keeps everything already known about it)."""
+    def seen(self, key: str, url: str, kind: str, published: str = "",
+             lastmod: str = "") -> None:
+        """Record that discovery found `url` (keeps everything already known about it),
+        with the change time (`lastmod`) it gave, if any."""
         now = now_utc()
         self.db.execute(
-            "INSERT INTO urls (key, url, kind, state, published, first_seen, last_seen) "
-            "VALUES (?, ?, ?, 'seen', ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-            "last_seen = excluded.last_seen, "
-            "published = COALESCE(NULLIF(excluded.published, ''), published)",
-            (key, url, kind, published, now, now))
+            "INSERT INTO urls (key, url, kind, state, published, lastmod, first_seen, "
+            "last_seen) VALUES (?, ?, ?, 'seen', ?, NULLIF(?, ''), ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen, "
+            "published = COALESCE(NULLIF(excluded.published, ''), published), "
+            "lastmod = COALESCE(excluded.lastmod, lastmod)",
+            (key, url, kind, published, lastmod, now, now))
 
-    def seen_many(self, rows: list[tuple[str, str, str, str]]) -> None:
-        """`seen` for many (key, url, kind, published) rows in one transaction."""
+    def seen_many(self, rows: Sequence[tuple[str, ...]]) -> None:
+        """`seen` for many (key, url, kind, published[, lastmod]) rows in one
+        transaction."""
         with self.db:
             self.db.execute("BEGIN")
             for row in rows:
@@ -177,17 +277,30 @@ class State:
         body = content if kind != "article" else None
         self.db.execute(
             "INSERT INTO urls (key, url, kind, state, status, etag, last_modified, "
-            "content_hash, body, first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+            "content_hash, body, first_seen, last_seen, fetched) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (key) DO UPDATE SET state = excluded.state, status = excluded.status, "
             "etag = excluded.etag, last_modified = excluded.last_modified, "
             "content_hash = COALESCE(excluded.content_hash, content_hash), "
-            "body = COALESCE(excluded.body, body), error = NULL, last_seen = excluded.last_seen",
+            "body = COALESCE(excluded.body, body), error = NULL, last_seen = excluded.last_seen, "
+            "fetched = excluded.fetched, fetched_lastmod = lastmod",
             (key, url, kind, state, status, headers.get("etag"), headers.get("last-modified"),
-             digest, body, now, now))
+             digest, body, now, now, now))
 
     def not_modified(self, key: str, status: int = 304) -> None:
-        self.db.execute("UPDATE urls SET status = ?, last_seen = ? WHERE key = ?",
-                        (status, now_utc(), key))
+        """The server answered 304: the copy we have is current as of now."""
+        now = now_utc()
+        self.db.execute("UPDATE urls SET status = ?, last_seen = ?, fetched = ?, "
+                        "fetched_lastmod = lastmod WHERE key = ?", (status, now, now, key))
+
+    def history(self, key: str) -> History | None:
+        """What the revisit policy needs to know about `key` (None: never seen)."""
+        row = self.db.execute(
+            "SELECT state, published, first_seen, fetched, lastmod, fetched_lastmod "
+            "FROM urls WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return History(str(row[0]), *(parse_time(value) for value in row[1:]))
 
     def done_many(self, rows: list[tuple[str, str, int, dict[str, str], bytes, str]]) -> None:
         """Mark articles extracted, after their rows are written: (key, url, status,
@@ -223,13 +336,15 @@ class State:
 
         df = read_table(articles, "articles")
         now = now_utc()
-        rows = [(url_key(url), url, url, published, REBUILT, now, now)
+        rows = [(url_key(url), url, url, published, REBUILT, now, now, now)
                 for url, published in zip(df["url"], df["published"], strict=True) if url]
         with self.db:
             self.db.execute("BEGIN")
+            # Fetched "now" for the revisit policy: the rows are as current as the tables.
             self.db.executemany(
                 "INSERT INTO urls (key, url, kind, state, canonical, published, error, "
-                "first_seen, last_seen) VALUES (?, ?, 'article', 'done', ?, ?, ?, ?, ?) "
+                "first_seen, last_seen, fetched) "
+                "VALUES (?, ?, 'article', 'done', ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (key) DO NOTHING", rows)
         return self.count("done")
 

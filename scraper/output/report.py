@@ -154,6 +154,8 @@ class RunCounts:
     disallowed: int = 0
     capped: int = 0
     resumed: int = 0
+    revisited: int = 0  # asked again by the revisit policy (due by age, or a newer lastmod)
+    left_alone: int = 0  # extracted before and not due: not asked
     # article_ids in articles.csv before the run (None: not known), to tell new from changed
     known: frozenset[str] | None = None
 
@@ -392,6 +394,7 @@ def run_block(run: LastRun, folder: Folder) -> str:
                for s in ("new", "changed", "unchanged", "written")]
     lines = [*((f"articles {s}", n) for s, n in written if n or s in ("new", "changed")),
              ("not modified since it was fetched (304, or the same page)", c.not_modified),
+             ("left alone: read before, not due for a revisit", c.left_alone),
              ("failed", len(run.failures)),
              ("skipped: given up on in an earlier run", c.skipped),
              ("disallowed by robots.txt", c.disallowed),
