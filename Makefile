@@ -31,6 +31,11 @@ bench: $(STAMP)
 	$(PY) bench/throughput.py
 	$(PY) bench/crawl.py
 	$(PY) bench/faults.py
+	$(PY) bench/pairs.py
+	$(PY) bench/relevance.py
+	$(PY) bench/ledger.py
+	$(PY) bench/e2e.py
+	$(PY) bench/bulk.py
 
 # Re-pin requirements.lock from pyproject.toml's ranges, in a throwaway environment. The
 # project is not in it, nor the model, which requirements-model.txt pins with its hash.
