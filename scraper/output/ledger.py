@@ -143,18 +143,25 @@ def status_of(rows: Sequence[Row]) -> Row:
                                     if r.get("status") in STATUS_ORDER else -1))
 
 
-def deal_row(key: Key, rows: list[Row],
-             articles: Mapping[str, Row]) -> dict[str, str]:
-    rows = in_order(rows)
+def timeline(rows: list[Row], pick: Callable[[Sequence[Row]], Row], field: str
+             ) -> tuple[list[tuple[str, str]], Row]:
+    """(date, value) each time `field` changes, one value a day (`pick` chooses among a
+    day's reports), and the latest day's report; `rows` in date order."""
     by_day: dict[str, list[Row]] = {}
     for r in rows:
         by_day.setdefault(day(r), []).append(r)
     history: list[tuple[str, str]] = []
     for d, same_day in by_day.items():
-        status = status_of(same_day).get("status", "")
-        if d and (not history or history[-1][1] != status):
-            history.append((d, status))
-    latest = status_of(by_day[max(by_day)])
+        value = pick(same_day).get(field, "")
+        if d and (not history or history[-1][1] != value):
+            history.append((d, value))
+    return history, pick(by_day[max(by_day)])
+
+
+def deal_row(key: Key, rows: list[Row],
+             articles: Mapping[str, Row]) -> dict[str, str]:
+    rows = in_order(rows)
+    history, latest = timeline(rows, status_of, "status")
     # Display names: the spelling and (for a venture) the order cited most.
     pair = most_cited([f"{r.get('acquirer', '')}\x1f{r.get('target', '')}" for r in rows])
     acquirer, target = pair.split("\x1f")
@@ -175,15 +182,7 @@ def figure_of(rows: Sequence[Row]) -> Row:
 def plant_row(key: Key, rows: list[Row],
               articles: Mapping[str, Row]) -> dict[str, str]:
     rows = in_order(rows)
-    by_day: dict[str, list[Row]] = {}
-    for r in rows:
-        by_day.setdefault(day(r), []).append(r)
-    history: list[tuple[str, str]] = []
-    for d, same_day in by_day.items():
-        units = figure_of(same_day).get("units_per_year", "")
-        if d and (not history or history[-1][1] != units):
-            history.append((d, units))
-    latest = figure_of(by_day[max(by_day)])
+    history, latest = timeline(rows, figure_of, "units_per_year")
     named = [r.get("facility", "") for r in rows if key[1] and place_of(r.get("facility", ""))]
     years = sorted({r.get("year", "") for r in rows if r.get("year")})
     return {"plant_id": ledger_id(*key), "company": most_cited([r.get("company", "")
