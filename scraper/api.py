@@ -42,7 +42,7 @@ from scraper.core.settings import Settings, load_settings
 from scraper.fetch.fetcher import fetch_page
 from scraper.fetch.local import check_html
 from scraper.fetch.lock import CrawlLock
-from scraper.output.store import COLUMNS, NUMERIC, locked, read_table
+from scraper.output.tables import COLUMNS, NUMERIC, locked, read_table
 
 __all__ = ["Extraction", "RunSummary", "Tables", "crawl", "extract_html", "extract_url",
            "load_tables"]
@@ -211,8 +211,10 @@ def load_tables(out_dir: str | Path = "output") -> Tables:
     empty), `published`, `fetched_at` and `at` as UTC datetimes (NaT when empty), every
     other column as text ("" when empty, as in the CSV, formula guards included).
 
-    Read under the folder's lock, so the tables are those of one moment between two
-    writes. A missing table is empty; a missing folder is FileNotFoundError.
+    These are the folder's CSVs: the newest articles of its store (the run's --window);
+    `python -m scraper export` writes any other period as tables to load. Read under the
+    folder's lock, so the tables are those of one moment between two writes. A missing
+    table is empty; a missing folder is FileNotFoundError.
     """
     folder = Path(out_dir)
     if not folder.is_dir():

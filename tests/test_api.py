@@ -21,7 +21,7 @@ from scraper import api
 from scraper.app.cli import main as cli_main
 from scraper.core.errors import LockedError, UsageError
 from scraper.fetch.lock import CrawlLock
-from scraper.output.store import COLUMNS, NUMERIC
+from scraper.output.tables import COLUMNS, NUMERIC
 from tests.conftest import FIXTURES, PAGES, ROOT, load_expected
 from tests.crawlsite import Site
 from tests.server import Served

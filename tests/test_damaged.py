@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 
 from extract.records import Article, Facts
+from scraper.core.files import move_aside
 from scraper.fetch.state import State
 from scraper.fetch.urls import url_key
 from scraper.output.formats import publish
 from scraper.output.report import write_report
-from scraper.output.store import BOM, COLUMNS, export, move_aside, repair
+from scraper.output.store import export, repair
+from scraper.output.tables import BOM, COLUMNS
 from tests.test_export import article, facts, read, snapshot
 
 STAMP = r"\d{8}T\d{6}Z"
@@ -69,14 +71,15 @@ def asides(out: Path) -> list[str]:
     return sorted(p.name for p in out.glob("*.damaged-*"))
 
 
-def test_empty_file_is_an_empty_table(tmp_path: Path) -> None:
+def test_an_emptied_table_is_written_again_from_the_store(tmp_path: Path) -> None:
     out = exported(tmp_path)
     (out / "deals.csv").write_bytes(b"")
     notices = run(out)
-    assert urls(out / "deals.csv") == ["https://c.example/3"]
+    assert urls(out / "deals.csv") == ["https://a.example/1", "https://b.example/2",
+                                       "https://c.example/3"]
     assert asides(out) == []
-    assert notices == ["deals.csv repaired: empty (0 bytes), taken as an empty table; "
-                       "rewritten as a standard CSV"]
+    assert notices == ["deals.csv is damaged (empty (0 bytes)): no edits are read from it; "
+                       "it is written again from the store"]
 
 
 @pytest.mark.parametrize("cut_before", ["€2 billion", "And more."])
@@ -89,10 +92,13 @@ def test_file_cut_inside_a_quoted_cell_loses_only_the_cut_row(tmp_path: Path,
     path.write_bytes(data[:data.index(cut_before.encode())])
     notices = run(out)
     rows = read(path)
-    assert [r["url"] for r in rows] == ["https://a.example/1", "https://c.example/3"]
+    # The cut row is not taken as a row the person deleted: the store has it whole.
+    assert [r["url"] for r in rows] == ["https://a.example/1", "https://b.example/2",
+                                        "https://c.example/3"]
     assert rows[0]["text"] == "Nio builds cars, at JAC.\n\nMore, later."
-    assert len(notices) == 1 and "articles.csv repaired" in notices[0]
-    assert "last row was cut off and is dropped" in notices[0]
+    assert rows[1]["text"] == "Škoda invests €2 billion, says the board.\n\nAnd more."
+    assert len(notices) == 1 and "articles.csv is damaged" in notices[0]
+    assert "last row was cut off" in notices[0] and "written again from the store" in notices[0]
     assert asides(out) == []
 
 
@@ -102,11 +108,11 @@ def test_file_cut_in_the_middle_of_a_line_drops_the_half_row(tmp_path: Path) -> 
     data = path.read_bytes()
     path.write_bytes(data[:data.rindex(b"https://b.example") + 12])  # inside the url
     notices = run(out)
-    assert urls(path) == ["https://a.example/1", "https://c.example/3"]
+    assert urls(path) == ["https://a.example/1", "https://b.example/2", "https://c.example/3"]
     assert all(len(r) == len(COLUMNS["capacities"]) and None not in r.values()
                for r in read(path))
     assert len(notices) == 1
-    assert notices[0].startswith("capacities.csv repaired: its last row was cut off")
+    assert notices[0].startswith("capacities.csv is damaged (its last row was cut off")
 
 
 def test_utf8_cut_inside_a_character_is_still_utf8(tmp_path: Path) -> None:
@@ -114,9 +120,8 @@ def test_utf8_cut_inside_a_character_is_still_utf8(tmp_path: Path) -> None:
     path = out / "articles.csv"
     data = path.read_bytes()
     path.write_bytes(data[:data.index("€".encode()) + 1])  # the middle of a 3-byte character
-    run(out)
-    assert urls(path) == ["https://a.example/1", "https://c.example/3"]
     assert "Windows-1252" not in "".join(run(out))
+    assert urls(path) == ["https://a.example/1", "https://b.example/2", "https://c.example/3"]
 
 
 @pytest.mark.parametrize("encoding", ["cp1252", "utf-8", "utf-8-sig"])
@@ -131,6 +136,7 @@ def test_spreadsheet_resave_with_semicolons_is_read_back(tmp_path: Path, encodin
     assert rows[:2] == before  # "Škoda", "€", the paragraphs, the "'=" guard: all kept
     assert rows[1]["text"].startswith("Škoda invests €2 billion")
     assert len(notices) == 4 and all("';'-separated" in n for n in notices)
+    assert all("no edits in it; written again as a standard CSV" in n for n in notices)
     assert ("read as Windows-1252" in notices[0]) == (encoding == "cp1252")
     # utf-8-sig: the file had a byte-order mark and keeps it; the others have none.
     assert (out / "deals.csv").read_bytes().startswith(BOM) == (encoding == "utf-8-sig")
@@ -148,8 +154,8 @@ def test_cp1252_with_commas(tmp_path: Path) -> None:
     resave(out / "articles.csv", ",", "cp1252")
     notices = run(out)
     assert read(out / "articles.csv")[1]["text"].startswith("Škoda invests €2 billion")
-    assert notices == ["articles.csv repaired: read as Windows-1252; rewritten as a "
-                       "standard CSV"]
+    assert notices == ["articles.csv was re-saved (read as Windows-1252): no edits in it; "
+                       "written again as a standard CSV"]
 
 
 def test_header_only_table(tmp_path: Path) -> None:
@@ -169,8 +175,8 @@ def test_columns_in_another_order_are_put_back(tmp_path: Path) -> None:
     assert read(out / "companies.csv")[:2] == before
     header = (out / "companies.csv").read_text(encoding="utf-8").split("\n")[0]
     assert header == ",".join(COLUMNS["companies"])
-    assert notices == ["companies.csv repaired: columns in another order; rewritten as a "
-                       "standard CSV"]
+    assert notices == ["companies.csv was re-saved (columns in another order): no edits in "
+                       "it; written again as a standard CSV"]
 
 
 def test_a_column_the_user_added_is_kept_in_place(tmp_path: Path) -> None:
@@ -206,7 +212,9 @@ def test_random_bytes_are_moved_aside(tmp_path: Path) -> None:
     [aside] = asides(out)
     assert re.fullmatch(rf"deals\.csv\.damaged-{STAMP}", aside)
     assert (out / aside).read_bytes() == garbage  # kept, untouched, for a person to look at
-    assert urls(out / "deals.csv") == ["https://c.example/3"]
+    # Nothing is lost: the store writes the table again, old rows and new.
+    assert urls(out / "deals.csv") == ["https://a.example/1", "https://b.example/2",
+                                       "https://c.example/3"]
     assert len(notices) == 1 and notices[0].startswith("deals.csv cannot be read (")
     assert f"moved aside as {aside}" in notices[0]
     assert urls(out / "articles.csv") == [a.url for a, _ in [*two_articles(), third()]]
@@ -219,7 +227,7 @@ def test_other_files_in_place_of_a_table_are_moved_aside(tmp_path: Path, data: b
     (out / "failures.csv").write_bytes(data)
     notices = run(out)
     assert len(notices) == 1 and len(asides(out)) == 1
-    assert read(out / "failures.csv") == []
+    assert read(out / "failures.csv") == []  # the store had no failures either
 
 
 def test_repair_before_a_run_that_writes_nothing(tmp_path: Path) -> None:
@@ -232,7 +240,7 @@ def test_repair_before_a_run_that_writes_nothing(tmp_path: Path) -> None:
     repair(out, notices.append)
     assert [n.split(" ")[0] for n in notices] == ["deals.csv", "capacities.csv"]
     assert {n: d for n, d in snapshot(out).items() if n in untouched} == untouched
-    assert len(read(out / "capacities.csv")) == 2 and not (out / "deals.csv").exists()
+    assert len(read(out / "capacities.csv")) == 2 and len(read(out / "deals.csv")) == 2
     # Every reader of the folder copes now: the formats and report.html.
     publish(out, "xlsx")
     publish(out, "jsonl")

@@ -22,7 +22,8 @@ from extract.records import Article, Capacity, CompanyMention, Deal, Facts
 from scraper.core.records import Failure
 from scraper.output import formats
 from scraper.output.formats import MAX_LINK_LENGTH, publish
-from scraper.output.store import BOM, COLUMNS, FORMULA_START, export, fit, neutralise
+from scraper.output.store import export
+from scraper.output.tables import BOM, COLUMNS, FORMULA_START, fit, neutralise
 from tests.conftest import ROOT
 
 

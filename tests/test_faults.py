@@ -237,8 +237,9 @@ def test_the_text_budget_before_spacy() -> None:
         ("Nio", 300000)}
 
 
-def test_a_file_size_limit_on_the_report_is_one_line(tmp_path: Path) -> None:
-    """`ulimit -f`: the tables fit, the report does not; one line, exit 1, tables kept."""
+def test_a_file_size_limit_is_one_line_and_costs_nothing_written(tmp_path: Path) -> None:
+    """`ulimit -f`: the store cannot grow; one line, exit 1, the tables of the run before
+    kept as they were."""
     import os
     import resource
     import subprocess
@@ -249,10 +250,16 @@ def test_a_file_size_limit_on_the_report_is_one_line(tmp_path: Path) -> None:
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
 
-    proc = subprocess.run([sys.executable, "-m", "scraper", str(SEED), "--out", str(tmp_path)],
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **FAST},
+    command = [sys.executable, "-m", "scraper", str(SEED), "--out", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **FAST}
+    first = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")}
+    proc = subprocess.run(command, cwd=ROOT, env=env,
                           capture_output=True, text=True, preexec_fn=limit, timeout=300)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: cannot write")
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")} == before
     assert len(read(tmp_path / "articles.csv")) == 1

@@ -10,7 +10,8 @@ import pytest
 
 from extract.records import Article, Capacity, Deal, Facts
 from scraper.output import ledger
-from scraper.output.store import COLUMNS, csv_bytes, export, frame, read_table
+from scraper.output.store import export
+from scraper.output.tables import COLUMNS, csv_bytes, frame, read_table
 
 
 def article(n: int, day: str, site: str = "Example") -> Article:

@@ -40,8 +40,7 @@ def test_quiet_says_only_errors_and_warnings(tmp_path: Path, capsys) -> None:
     missing = tmp_path / "missing.html"
     assert main([str(SEED), str(missing), "--out", str(out), "--quiet"]) == 1
     assert stderr_lines(capsys) == [
-        "warning: deals.csv repaired: empty (0 bytes), taken as an empty table; rewritten "
-        "as a standard CSV",
+        "warning: deals.csv is empty (0 bytes): nothing to import from it",
         f"error: {missing}: no such file: {missing}"]
 
 

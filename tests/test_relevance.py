@@ -21,7 +21,8 @@ from scraper.core.errors import UsageError
 from scraper.core.settings import load_settings
 from scraper.fetch.fetcher import fetch_page
 from scraper.output.formats import publish
-from scraper.output.store import COLUMNS, export, read_table
+from scraper.output.store import export
+from scraper.output.tables import COLUMNS, read_table
 from tests.conftest import PAGES, run_cli
 
 EV_PAGE = PAGES / "generic" / "tesla-gruenheide-expansion.html"

@@ -21,6 +21,7 @@ from scraper.app.run import Run, Task, process_tasks
 from scraper.core.errors import InputError
 from scraper.core.settings import Settings
 from scraper.fetch.state import State
+from scraper.output.store import Store
 from tests.conftest import FIXTURES, run_cli
 from tests.crawlsite import Site
 
@@ -155,9 +156,11 @@ def test_a_dying_worker_costs_only_its_page(tmp_path: Path) -> None:
     inputs = [*map(str, pages[2:5]), str(killer), *map(str, pages[5:7]), str(breaker),
               *map(str, pages[7:])]
     settings = Settings(out_dir=tmp_path / "out", crawl_delay=0, workers=2, batch_size=4)
-    with State(Path(":memory:"), tables=settings.out_dir) as state:
-        summary = asyncio.run(Run(settings, state, [].append, inputs=inputs,
+    with State(Path(":memory:"), tables=settings.out_dir) as state, \
+            Store(settings.out_dir) as store:
+        summary = asyncio.run(Run(settings, state, [].append, store=store, inputs=inputs,
                                   work=hostile).run())
+        store.publish(excel=None)
     failed = {f.input: (f.stage, f.error) for f in summary.failures}
     assert failed == {str(killer): ("extract", "worker_died"),
                       str(breaker): ("clean", "unexpected")}

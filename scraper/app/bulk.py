@@ -16,10 +16,10 @@ Plan -> tasks -> stage -> land:
 - **stage**: the partitions are written to a folder beside the tables as tasks finish, so
   the driver holds none of them in memory.
 - **land** (`land`): one capture per canonical URL is chosen (the latest), a newer version
-  already in the tables is kept, and the rest is merged through the one merge every run
-  uses (`scraper.output.store.export`): rows replaced per article_id, sorted, written
-  atomically. The same WARC twice gives the same tables; a crawl after a backfill replaces
-  rows, never duplicates them.
+  already in the store is kept, and the rest goes into the store as every run's chunks do
+  (`scraper.output.store.Store.put`): rows replaced per article_id, one transaction per
+  batch; the tables are exported once at the end. The same WARC twice gives the same
+  tables; a crawl after a backfill replaces rows, never duplicates them.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import asyncio
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -46,7 +47,15 @@ from extract.errors import ItemError
 from extract.nlp.facts import extract_all
 from extract.nlp.pipeline import load_pipeline
 from extract.records import Article, Facts, article_id
-from scraper.app.run import Job, RunSummary, clean_all, failure_of, finish, refuse_bad_model
+from scraper.app.run import (
+    Job,
+    RunSummary,
+    clean_all,
+    failure_of,
+    finish,
+    open_store,
+    refuse_bad_model,
+)
 from scraper.core.errors import InputError, OutputError, UsageError
 from scraper.core.records import Failure, now_utc
 from scraper.core.settings import Settings
@@ -56,8 +65,7 @@ from scraper.fetch.urls import redact, redact_text, url_key
 from scraper.fetch.warc import Chunk, Damaged, Item, Record, chunks_of, file_size, local_copy
 from scraper.fetch.warc import read_chunk as read_records
 from scraper.output.parts import keys, read_part, to_parquet
-from scraper.output.report import known_articles
-from scraper.output.store import export, read_table, repair
+from scraper.output.store import Store
 from scraper.sites import profile_for
 
 log = logging.getLogger(__name__)
@@ -352,10 +360,10 @@ class Landed:
     companies: int
     deals: int
     capacities: int
+    known: frozenset[str] = frozenset()  # articles the store held before
 
 
-def land(out_dir: Path, parts: Sequence[Path], failures: Sequence[Failure],
-         excel: bool | None = None, notice: Callable[[str], None] | None = None) -> Landed:
+def land(store: Store, parts: Sequence[Path], failures: Sequence[Failure]) -> Landed:
     """Merge staged partitions and failures into the tables: the one step that writes.
 
     One capture per canonical URL (article_id) is taken, the latest by fetched_at (then
@@ -371,8 +379,10 @@ def land(out_dir: Path, parts: Sequence[Path], failures: Sequence[Failure],
             aid, rank = article_id(key["url"]), (key["fetched_at"], key["input"])
             if aid not in best or rank > best[aid][0]:
                 best[aid] = (rank, number, row)
-    stored = read_table(out_dir / "articles.csv", "articles")
-    held = dict(zip(stored["article_id"], stored["fetched_at"], strict=True))
+    store.pick(best)
+    held = {r["article_id"]: r["fetched_at"]
+            for r in store.select("articles", ("article_id", "fetched_at"))}
+    known = frozenset(held)
     older = set()
     for aid, ((when, _), _, _) in best.items():
         theirs, ours = fetched(held.get(aid, "")), fetched(when)
@@ -388,10 +398,10 @@ def land(out_dir: Path, parts: Sequence[Path], failures: Sequence[Failure],
 
     def merge(last: bool) -> None:
         try:
-            export(out_dir, batch, failures if last else (), excel=excel, notice=notice)
-        except OSError as exc:
-            raise OutputError(f"cannot write the tables in {out_dir}: "
-                              f"{exc.strerror or exc}") from None
+            store.put(batch, failures if last else ())
+        except (OSError, sqlite3.Error) as exc:
+            raise OutputError(f"cannot write the store in {store.out_dir}: "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
         for article, facts in batch:
             written.append((replace(article, paragraphs=()), Facts((), (), ())))
             totals[0] += len(facts.companies)
@@ -406,7 +416,8 @@ def land(out_dir: Path, parts: Sequence[Path], failures: Sequence[Failure],
                 merge(last=False)
     if batch or failures:
         merge(last=True)
-    return Landed(written, captures - len(best), len(older), *totals)
+    return Landed(written, captures - len(best), len(older), totals[0], totals[1], totals[2],
+                  known)
 
 
 def run_bulk(settings: Settings, options: BulkOptions,
@@ -419,11 +430,10 @@ def run_bulk(settings: Settings, options: BulkOptions,
     out_dir = settings.out_dir
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        repair(out_dir, None)
     except OSError as exc:
         raise OutputError(f"cannot write the tables in {out_dir}: "
                           f"{exc.strerror or exc}") from None
-    known = known_articles(out_dir)
+    store = open_store(settings, None)
     chunk_bytes = int(options.chunk_mb * 1_000_000)
     chunks = [c for source in options.sources
               for c in chunks_of(source, file_size(source), chunk_bytes)]
@@ -448,7 +458,10 @@ def run_bulk(settings: Settings, options: BulkOptions,
                 say(result)
                 if progress:
                     progress(-1)
-        landed = land(out_dir, parts, summary.failures, settings.excel)
+        landed = land(store, parts, summary.failures)
+    except BaseException:
+        store.close()
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if progress:
@@ -458,10 +471,11 @@ def run_bulk(settings: Settings, options: BulkOptions,
     summary.companies, summary.deals, summary.capacities = (landed.companies, landed.deals,
                                                             landed.capacities)
     summary.seconds = time.monotonic() - started
-    finish(settings, RunSummary(fetched=summary.counts.pages, known=known,
-                                seconds=summary.seconds, results=landed.written,
-                                failures=summary.failures,
-                                irrelevant=summary.counts.irrelevant))
+    with store:
+        finish(settings, RunSummary(fetched=summary.counts.pages, known=landed.known,
+                                    seconds=summary.seconds, results=landed.written,
+                                    failures=summary.failures,
+                                    irrelevant=summary.counts.irrelevant), store)
     return summary
 
 

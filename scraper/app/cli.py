@@ -3,6 +3,8 @@
     python -m scraper URL_OR_PATH ...     one-off: the given inputs, no discovery
     python -m scraper crawl [SITE|URL]    the scheduled crawl: discover, then fetch
     python -m scraper sites               the registered site profiles
+    python -m scraper bulk WARC ...       web archives on Dask
+    python -m scraper export DEST         any period of the store, as tables
 
 Exit codes: 0 every input succeeded; 1 some failed (see failures.csv) or the output folder
 could not be written; 2 bad usage or settings; 3 another crawl holds the lock.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scraper import __version__
-from scraper.core.errors import RunError, UsageError
+from scraper.core.errors import OutputError, RunError, UsageError
 from scraper.core.logs import one_line, prefixed
 from scraper.core.settings import Settings, load_settings
 from scraper.fetch.local import is_url
@@ -40,13 +43,15 @@ LIBRARIES = ("httpx", "httpcore", "distributed")
 DESCRIPTION = """\
 Fetch EV-industry news articles (http(s) URLs, local HTML files, file:// URLs), strip the
 page chrome, extract companies, deals and production capacities, and merge them into CSV
-tables in the output folder (articles, companies, deals, capacities, failures).
+tables in the output folder (articles, companies, deals, capacities, failures). The
+folder's store (state.sqlite) keeps every article; the tables show the newest --window.
 """
 EPILOG = """\
 other commands:
   python -m scraper sites   list the registered site profiles
   python -m scraper crawl   the scheduled crawl of news sites (crawl --help)
   python -m scraper bulk    WARC archives (CC-NEWS) on Dask workers (bulk --help)
+  python -m scraper export  any period of the store as tables (export --help)
 
 exit codes: 0 every input succeeded; 1 some inputs failed (see failures.csv);
 2 bad usage; 3 (crawl) another crawl is running.
@@ -74,10 +79,16 @@ read the WARC paths, which must be the same on every worker (or give URLs).
 
 exit codes: 0 every record was read; 1 some failed (see failures.csv); 2 bad usage.
 """
+EXPORT_DESCRIPTION = """\
+Write the tables of a period from the store of an output folder (DIR/state.sqlite)
+into another folder: the CSVs a run writes (with a person's edits), for every
+article of the period however many, and the whole ledger. A run's own tables hold
+the newest articles only (--window); this gives any other slice.
+"""
 # Flags that are settings, by their `dest`; None means "not given" (a lower layer wins).
 SETTING_FLAGS = ("out_dir", "model", "quiet", "verbose", "format", "excel", "crawl_delay",
                  "concurrency", "max_pages", "state_file", "min_relevance", "workers",
-                 "revisit")
+                 "revisit", "window")
 
 
 def program() -> str:
@@ -87,8 +98,8 @@ def program() -> str:
 
 
 def build_parser(command: str) -> argparse.ArgumentParser:
-    """The parser of one command ("oneoff", "crawl" or "sites"): its own arguments, then
-    the options every run shares."""
+    """The parser of one command ("oneoff", "crawl", "sites", "bulk" or "export"): its own
+    arguments, then the options every run shares."""
     if command == "sites":
         p = argparse.ArgumentParser(
             prog=f"{program()} sites",
@@ -117,6 +128,25 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                             "or a newer sitemap/feed lastmod (default), or all of them")
         p.add_argument("--base-url", metavar="URL",
                        help="crawl a SITE's copy at another origin (a mirror, a test server)")
+    elif command == "export":
+        p = argparse.ArgumentParser(
+            prog=f"{program()} export", description=EXPORT_DESCRIPTION,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("dest", metavar="DEST",
+                       help="folder to write the tables into (made when missing)")
+        p.add_argument("--since", metavar="DATE",
+                       help="articles published (else fetched) on or after DATE")
+        p.add_argument("--until", metavar="DATE", help="... and before DATE")
+        p.add_argument("-o", "--out", dest="out_dir", metavar="DIR",
+                       help="the output folder whose store is read (default: output/)")
+        p.add_argument("--config", metavar="FILE",
+                       help="TOML settings file (default: ./scraper.toml if present)")
+        verbosity_options(p, quiet="print only errors", verbose="say more on stderr")
+        p.add_argument("--format", metavar="{csv,xlsx,jsonl}",
+                       help="also write this format (default: csv only)")
+        p.add_argument("--excel", action="store_const", const=True, default=None,
+                       help="write CSV with a UTF-8 byte-order mark, for Excel")
+        return p
     elif command == "bulk":
         p = argparse.ArgumentParser(prog=f"{program()} bulk", epilog=BULK_EPILOG,
                                     description=BULK_DESCRIPTION,
@@ -179,6 +209,9 @@ def run_options(p: argparse.ArgumentParser, politeness: bool = True) -> None:
                    help="skip articles whose EV-relevance score (0-1) is below X: "
                         "counted, not written (default: 0, keep all; 0.5 is the "
                         "measured cut)")
+    p.add_argument("--window", metavar="N",
+                   help="the tables hold the newest N articles of the store (default: "
+                        "20000; 0: all); `export` writes any period")
 
 
 def verbosity_options(p: argparse.ArgumentParser, quiet: str, verbose: str) -> None:
@@ -194,7 +227,8 @@ def parse_command(argv: Sequence[str]) -> tuple[str, argparse.ArgumentParser,
     """The command `argv` names ("oneoff", "crawl" or "sites"), its parser and its parsed
     arguments; bad usage exits 2 with the usage line, as argparse does."""
     args = list(argv)
-    command = args[0] if args[:1] in (["crawl"], ["sites"], ["bulk"]) else "oneoff"
+    command = (args[0] if args[:1] in (["crawl"], ["sites"], ["bulk"], ["export"])
+               else "oneoff")
     if command != "oneoff":
         args = args[1:]
     parser = build_parser(command)
@@ -214,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return crawl(ns, settings, lines)
             if command == "bulk":
                 return bulk(ns, settings, lines)
+            if command == "export":
+                return export_period(ns, settings)
             inputs = [*ns.inputs, *read_inputs(ns.input_file)]
             if not inputs:
                 parser.error("give at least one URL_OR_PATH, or --input-file")
@@ -360,14 +396,42 @@ def bulk(ns: argparse.Namespace, settings: Settings, lines: StderrLines) -> int:
     return EXIT_OK if summary.ok else EXIT_FAILURES
 
 
-def parse_since(text: str | None) -> datetime | None:
+def export_period(ns: argparse.Namespace, settings: Settings) -> int:
+    """Write a period's tables from the store into DEST."""
+    from scraper.output.store import STORE_NAME, Store
+
+    since, until = parse_since(ns.since), parse_since(ns.until, "--until")
+    dest = Path(ns.dest)
+    if dest.resolve() == settings.out_dir.resolve():
+        raise UsageError(f"{dest}: give another folder than the output folder (its own "
+                         "tables are the run's)")
+    if not (settings.out_dir / STORE_NAME).is_file():
+        raise UsageError(f"{settings.out_dir}: no {STORE_NAME} there (give the output "
+                         "folder of a run with -o)")
+    try:
+        with Store(settings.out_dir, window=0) as store:
+            count = store.export_period(dest, since.isoformat() if since else None,
+                                        until.isoformat() if until else None,
+                                        settings.excel)
+        if settings.format != "csv":
+            from scraper.output.formats import FORMATS, read_tables
+
+            FORMATS[settings.format](dest, read_tables(dest))
+    except (OSError, sqlite3.Error) as exc:
+        raise OutputError(f"cannot export to {dest}: "
+                          f"{getattr(exc, 'strerror', None) or exc}") from None
+    log.info("exported %s articles -> %s/", f"{count:,}", dest)
+    return EXIT_OK
+
+
+def parse_since(text: str | None, flag: str = "--since") -> datetime | None:
     """--since as an aware UTC datetime (a bare date is its midnight UTC)."""
     if not text:
         return None
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--since {text!r}: expected a date like 2026-11-01") from None
+        raise UsageError(f"{flag} {text!r}: expected a date like 2026-11-01") from None
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -53,8 +54,8 @@ from scraper.fetch.local import check_html, is_url
 from scraper.fetch.state import Revisit, State, content_hash, header_map
 from scraper.fetch.urls import redact, redact_text, url_key
 from scraper.output.formats import publish
-from scraper.output.report import RunCounts, known_articles, write_report
-from scraper.output.store import export, repair
+from scraper.output.report import RunCounts, write_report
+from scraper.output.store import Store
 from scraper.sites import GENERIC, SiteProfile, profile_for
 
 Report = Callable[[str], None]
@@ -69,6 +70,7 @@ FLUSH_SECONDS = 5.0
 class RunSummary:
     """What one run did; the summary line and the end-of-run hook read it."""
 
+    started: str = field(default_factory=now_utc)
     discovered: int = 0
     old: int = 0
     fetched: int = 0
@@ -206,7 +208,7 @@ class Run:
     """
 
     def __init__(self, settings: Settings, state: State, report: Report | None,
-                 notice: Report | None = None, *,
+                 notice: Report | None = None, store: Store | None = None, *,
                  profiles: Sequence[SiteProfile] = (), inputs: Sequence[str] = (),
                  since: datetime | None = None, max_articles: int | None = None,
                  progress: Progress | None = None,
@@ -214,6 +216,8 @@ class Run:
         self.settings, self.state, self.report = settings, state, report
         self.work = work or process_tasks  # a test gives a hostile one
         self.notice = notice  # repairs of damaged tables, said as warnings
+        # Where each chunk's rows go; the caller exports the tables from it at the end.
+        self.store = store or Store(settings.out_dir, notice, settings.window)
         self.profiles, self.inputs = profiles, inputs
         self.since, self.max_articles, self.progress = since, max_articles, progress
         self.summary = RunSummary()
@@ -223,7 +227,7 @@ class Run:
 
     async def run(self) -> RunSummary:
         started = time.monotonic()
-        self.summary.known = known_articles(self.settings.out_dir)
+        self.summary.known = frozenset()
         loop = asyncio.get_running_loop()
         with ThreadPoolExecutor(1, thread_name_prefix="extract") as pool:
             stages = self.stages(pool)
@@ -461,9 +465,10 @@ class Run:
                 assert outcome.facts is not None, "an article has its facts or its error"
                 keep.append((result, outcome.facts))
                 done.append((job, result.url))
-        results, failed, irrelevant = await loop.run_in_executor(
-            pool, export_chunk, keep, failures, self.settings, self.notice)
+        results, failed, irrelevant, known = await loop.run_in_executor(
+            pool, export_chunk, self.store, keep, failures, self.settings)
         self.summary.irrelevant += len(irrelevant)
+        self.summary.known = (self.summary.known or frozenset()) | known
         for article, facts in irrelevant:
             self.tell(logging.INFO, f"{article.title or article.url}: irrelevant (relevance "
                       f"{facts.relevance or 0:.2f} < {self.settings.min_relevance:g}), "
@@ -559,26 +564,28 @@ def dead_outcome(task: Task, exc: Exception) -> Outcome:
     return Outcome(error)
 
 
-def export_chunk(kept: list[tuple[Article, Facts | ItemError]], failures: list[Failure],
-                 settings: Settings, notice: Report | None = None
+def export_chunk(store: Store, kept: list[tuple[Article, Facts | ItemError]],
+                 failures: list[Failure], settings: Settings
                  ) -> tuple[list[tuple[Article, Facts]], list[Failure],
-                            list[tuple[Article, Facts]]]:
-    """Merge one chunk's extracted articles; returns its results, the articles extraction
-    failed on (written to failures.csv with the chunk's other failures) and those below
-    --min-relevance (not written; rows an earlier run wrote for them go)."""
+                            list[tuple[Article, Facts]], frozenset[str]]:
+    """Put one chunk's extracted articles into the store (one transaction); returns its
+    results, the articles extraction failed on (stored with the chunk's other failures),
+    those below --min-relevance (not stored; rows an earlier run stored for them go) and
+    which of the results the store held before."""
     results = [(a, f) for a, f in kept if isinstance(f, Facts)]
     extra = [failure_of(f, a.input, a.url) for a, f in kept if not isinstance(f, Facts)]
     floor = settings.min_relevance
     skipped = [(a, f) for a, f in results if (f.relevance or 0.0) < floor]
     results = [(a, f) for a, f in results if (f.relevance or 0.0) >= floor]
+    known: frozenset[str] = frozenset()
     if results or failures or extra or skipped:
         try:
-            export(settings.out_dir, results, failures + extra, excel=settings.excel,
-                   notice=notice, dropped=[a.article_id for a, _ in skipped])
-        except OSError as exc:
-            raise OutputError(f"cannot write the tables in {settings.out_dir}: "
-                              f"{exc.strerror or exc}") from None
-    return results, extra, skipped
+            known = store.known(a.article_id for a, _ in results)
+            store.put(results, failures + extra, [a.article_id for a, _ in skipped])
+        except (OSError, sqlite3.Error) as exc:
+            raise OutputError(f"cannot write the store in {settings.out_dir}: "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
+    return results, extra, skipped, known
 
 
 def execute(settings: Settings, report: Report | None, state_path: Path | None, *,
@@ -595,22 +602,32 @@ def execute(settings: Settings, report: Report | None, state_path: Path | None, 
 
     notice = None if report is None else warnings_to(report)  # None: `say` logs repairs
 
-    try:
-        repair(settings.out_dir, notice)  # a table a spreadsheet damaged: mended or aside
-    except OSError as exc:
-        raise OutputError(f"cannot read or mend the tables in {settings.out_dir}: "
-                          f"{exc.strerror or exc}") from None
-    path = state_path if state_path is not None else Path(":memory:")
-    with State(path, tables=settings.out_dir, notice=notice) as state:
-        try:
-            summary = asyncio.run(Run(settings, state, report, notice, profiles=profiles,
-                                      inputs=inputs, since=since, max_articles=max_articles,
-                                      progress=progress).run())
-        finally:
-            if progress:
-                progress(None)
-    finish(settings, summary)
+    with open_store(settings, notice) as store:
+        path = state_path if state_path is not None else Path(":memory:")
+        with State(path, tables=settings.out_dir, notice=notice) as state:
+            if store.rebuilt and path == store.path:
+                state.rebuild(settings.out_dir / "articles.csv")
+            run = Run(settings, state, report, notice, store, profiles=profiles,
+                      inputs=inputs, since=since, max_articles=max_articles,
+                      progress=progress)
+            try:
+                summary = asyncio.run(run.run())
+            finally:
+                if progress:
+                    progress(None)
+        finish(settings, summary, store)
     return summary
+
+
+def open_store(settings: Settings, notice: Report | None) -> Store:
+    """The output folder's store, with what a person did to its CSVs taken in."""
+    try:
+        store = Store(settings.out_dir, notice, settings.window)
+        store.sync()
+    except (OSError, sqlite3.Error) as exc:
+        raise OutputError(f"cannot write the tables in {settings.out_dir}: "
+                          f"{getattr(exc, 'strerror', None) or exc}") from None
+    return store
 
 
 def warnings_to(report: Report) -> Report:
@@ -627,15 +644,21 @@ def refuse_bad_model(settings: Settings) -> None:
         raise UsageError(str(exc)) from None
 
 
-def finish(settings: Settings, summary: RunSummary) -> None:
-    """What follows every run once its tables are written: the byte-order mark is settled
-    (--excel), the asked format is rendered from the CSVs, and report.html shows the run."""
+def finish(settings: Settings, summary: RunSummary, store: Store) -> None:
+    """What follows every run once its rows are in the store: the CSVs are exported
+    (--excel settles their byte-order mark), the asked format is rendered from them,
+    report.html shows the run, and the run goes into the store's history."""
     try:
+        store.publish(settings.excel)
         publish(settings.out_dir, settings.format, settings.excel)
         counts = RunCounts(**{f.name: getattr(summary, f.name)
                               for f in dataclasses.fields(RunCounts)})
         write_report(settings.out_dir, summary.results, summary.failures, summary.seconds,
                      counts=counts)
-    except OSError as exc:
+        store.record_run(summary.started, now_utc(), {
+            **{f.name: getattr(summary, f.name) for f in dataclasses.fields(RunCounts)
+               if isinstance(getattr(summary, f.name), int)},
+            "written": len(summary.results), "failed": len(summary.failures)})
+    except (OSError, sqlite3.Error) as exc:
         raise OutputError(f"cannot write the output files in {settings.out_dir}: "
-                          f"{exc.strerror or exc}") from None
+                          f"{getattr(exc, 'strerror', None) or exc}") from None

@@ -77,6 +77,10 @@ class Settings:
     # Processes that clean and extract (`scraper.app.pool`), each loading the model once;
     # 1 runs both stages in this process. The tables are the same whatever the number.
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # The exports (CSV, xlsx, jsonl, report.html) hold the newest this many articles of
+    # the store (scraper.output.store); 0 exports every article, at a cost that grows with
+    # the store.
+    window: int = 20_000
 
     @property
     def agent(self) -> str:
@@ -141,6 +145,7 @@ CHECKS: dict[str, Check] = {
     "revisit_daily_days": Check(low=0, high=36_500),
     "revisit_weekly_days": Check(low=0, high=36_500),
     "min_relevance": Check(low=0, high=1),
+    "window": Check(low=0),
     "workers": Check(low=1, high=256),
 }
 

@@ -332,7 +332,7 @@ class State:
     def rebuild(self, articles: Path) -> int:
         """Mark every article of `articles` (articles.csv) done, as a run extracted it: with
         error 'rebuilt' and no validators, so the crawl knows its rows are written."""
-        from scraper.output.store import read_table  # pandas, only for a rebuild
+        from scraper.output.tables import read_table  # pandas, only for a rebuild
 
         df = read_table(articles, "articles")
         now = now_utc()

@@ -1,6 +1,7 @@
-"""Formats rendered from the CSVs at the end of a run: xlsx (one sheet per table) and
-jsonl. The CSVs stay the store of record; these are views of them, and the same tables
-give the same bytes. Add a format here: a `<name>_bytes` renderer and a `FORMATS` entry.
+"""Formats rendered from the CSVs at the end of a run: xlsx (one sheet per table, a
+long table split across sheets at Excel's row limit) and jsonl. Like the CSVs they are
+exports of the store (`scraper.output.store`): the same tables give the same bytes. Add a
+format here: a `<name>_bytes` renderer and a `FORMATS` entry.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from scraper.output.ledger import LEDGER_COLUMNS
-from scraper.output.store import (
+from scraper.output.tables import (
     BOM,
     COLUMNS,
     NUMERIC,
@@ -45,6 +46,9 @@ LINK_COLUMNS = {"url"}
 SHEETS: dict[str, tuple[str, ...]] = {**COLUMNS, **LEDGER_COLUMNS}
 MAX_LINKS = 65_530
 MAX_LINK_LENGTH = 2_079
+# Excel's rows on a sheet, the header included: a longer table goes on to further sheets
+# ("companies (2)", ...), each with the header, never past the limit.
+MAX_ROWS = 1_048_576
 
 
 def typed(table: str, row: Mapping[str, str]) -> dict[str, object]:
@@ -98,7 +102,20 @@ def xlsx_cells(table: str, row: Mapping[str, str]) -> list[object]:
             for v in values.values()]
 
 
-def xlsx_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
+def sheets(tables: Mapping[str, pd.DataFrame], max_rows: int = MAX_ROWS
+           ) -> list[tuple[str, str, pd.DataFrame]]:
+    """(sheet name, table, rows) for each sheet: a table longer than a sheet holds is
+    split across "name", "name (2)", ... in its order."""
+    out = []
+    for table, df in tables.items():
+        size = max_rows - 1
+        parts = [df.iloc[i:i + size] for i in range(0, len(df), size)] or [df]
+        out += [(table if n == 0 else f"{table} ({n + 1})", table, part)
+                for n, part in enumerate(parts)]
+    return out
+
+
+def xlsx_bytes(tables: Mapping[str, pd.DataFrame], max_rows: int = MAX_ROWS) -> bytes:
     """One sheet per table, header frozen and filtered, widths set, times as date-times,
     URLs as links; same bytes each time."""
     from openpyxl import Workbook
@@ -108,8 +125,8 @@ def xlsx_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
     wb = Workbook()
     wb.remove(wb.active)
     wb.properties.created = wb.properties.modified = XLSX_EPOCH
-    for table, df in tables.items():
-        ws = wb.create_sheet(table)
+    for name, table, df in sheets(tables, max_rows):
+        ws = wb.create_sheet(name)
         columns = SHEETS[table]
         ws.append(list(columns))
         links = 0

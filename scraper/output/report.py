@@ -30,7 +30,7 @@ from extract.records import Article, Capacity, CompanyMention, Deal, Facts
 from scraper.core.records import Failure
 from scraper.output.charts import capacity_chart, deal_timeline
 from scraper.output.highlight import highlight
-from scraper.output.store import FORMULA_START, write_atomic
+from scraper.output.tables import FORMULA_START, write_atomic
 
 REPORT_NAME = "report.html"
 TABLES = ("articles", "companies", "deals", "capacities", "failures", "ledger_deals",
@@ -156,7 +156,8 @@ class RunCounts:
     resumed: int = 0
     revisited: int = 0  # asked again by the revisit policy (due by age, or a newer lastmod)
     left_alone: int = 0  # extracted before and not due: not asked
-    # article_ids in articles.csv before the run (None: not known), to tell new from changed
+    # the run's article_ids the store held before it (None: not known), to tell new from
+    # changed
     known: frozenset[str] | None = None
 
 
@@ -193,19 +194,6 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def read_tables(out_dir: Path) -> dict[str, list[dict[str, str]]]:
     """Every table the report reads."""
     return {t: read_csv(out_dir / f"{t}.csv") for t in TABLES}
-
-
-def known_articles(out_dir: Path) -> frozenset[str] | None:
-    """The article_ids in articles.csv now (None when it cannot be read), so that the
-    report of a run can tell the articles it added from those it rewrote."""
-    try:
-        with (out_dir / "articles.csv").open(encoding="utf-8-sig", errors="replace",
-                                             newline="") as handle:
-            return frozenset(r.get("article_id") or "" for r in csv.DictReader(handle))
-    except FileNotFoundError:
-        return frozenset()
-    except (OSError, csv.Error):
-        return None
 
 
 def link(url: str, label: str) -> str:
