@@ -236,3 +236,29 @@ def test_export_writes_any_period_of_the_store(tmp_path: Path) -> None:
     assert main(["export", str(out), "-o", str(out), "-q"]) == 2  # not over the run's own
     assert main(["export", str(dest), "-o", str(tmp_path / "none"), "-q"]) == 2
     assert main(["export", str(dest), "-o", str(out), "--until", "soon", "-q"]) == 2
+
+
+def test_a_copied_folder_is_not_read_back(tmp_path: Path, caplog) -> None:
+    """Files with new times and the bytes exported (a copy, a restore) are no edits."""
+    import logging
+    import os
+
+    export(tmp_path, three())
+    for path in tmp_path.glob("*.csv"):
+        os.utime(path, ns=(1, 1))
+    with caplog.at_level(logging.INFO, logger="scraper.output.store"):
+        export(tmp_path, three())
+    assert not [r for r in caplog.records if "edited" in r.getMessage()]
+    with Store(tmp_path) as store:
+        assert store.count("edits") == 0
+        [(mtime,)] = store.db.execute(
+            "SELECT mtime_ns FROM exports WHERE name = 'deals.csv'").fetchall()
+        assert mtime == 1
+    rows = read(tmp_path / "deals.csv")
+    rows[0]["status"] = "planned"
+    write_rows(tmp_path / "deals.csv", rows)
+    with caplog.at_level(logging.INFO, logger="scraper.output.store"):
+        export(tmp_path, [])
+    assert [r.getMessage() for r in caplog.records if "edited" in r.getMessage()] == [
+        "deals.csv was edited: 1 rows added or corrected; 1 rows deleted; the store keeps "
+        "the edits for every export"]

@@ -211,7 +211,7 @@ def run_options(p: argparse.ArgumentParser, politeness: bool = True) -> None:
                         "measured cut)")
     p.add_argument("--window", metavar="N",
                    help="the tables hold the newest N articles of the store (default: "
-                        "20000; 0: all); `export` writes any period")
+                        "10000; 0: all); `export` writes any period")
 
 
 def verbosity_options(p: argparse.ArgumentParser, quiet: str, verbose: str) -> None:

@@ -80,7 +80,7 @@ class Settings:
     # The exports (CSV, xlsx, jsonl, report.html) hold the newest this many articles of
     # the store (scraper.output.store); 0 exports every article, at a cost that grows with
     # the store.
-    window: int = 20_000
+    window: int = 10_000
 
     @property
     def agent(self) -> str:

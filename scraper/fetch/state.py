@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from extract.records import Page
-from scraper.core.files import Notice, move_aside, say
+from scraper.core.files import Notice, move_aside, say, sqlite_problem
 from scraper.core.records import now_utc
 from scraper.fetch.urls import url_key
 
@@ -74,7 +74,7 @@ DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 class Corrupt(sqlite3.DatabaseError):
-    """PRAGMA quick_check found the file damaged."""
+    """The file's check found it damaged (`scraper.core.files.sqlite_problem`)."""
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -86,8 +86,8 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
         migrate(db)
-        problem = db.execute("PRAGMA quick_check").fetchone()[0]
-        if problem != "ok":
+        problem = sqlite_problem(db, path) if str(path) != ":memory:" else None
+        if problem is not None:
             raise Corrupt(problem)
     except BaseException:
         db.close()

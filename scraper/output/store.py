@@ -7,7 +7,7 @@ depends on what the chunk adds, not on what is stored (every lookup is by an ind
 
 The CSVs, `tables.xlsx`, the JSONL files and `report.html` are exports (`Store.publish`, at
 the end of a run). They hold the newest `window` articles (by published date, else fetch
-time; default 20,000, 0 for all) and their facts, the newest `window` failures and the
+time; default 10,000, 0 for all) and their facts, the newest `window` failures and the
 whole ledger, sorted and written as `scraper.output.tables` writes them, each only when its
 bytes change. So an export stops growing when the store does; `evnews export` writes any
 period from the store as the same tables.
@@ -27,6 +27,7 @@ a new one is built from the CSVs of the folder; the crawl state goes with it (se
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
@@ -40,7 +41,7 @@ from typing import Any
 import pandas as pd
 
 from extract.records import Article, Facts
-from scraper.core.files import Notice, move_aside, say
+from scraper.core.files import Notice, move_aside, say, sqlite_problem
 from scraper.core.records import Failure
 from scraper.output import ledger
 from scraper.output.ledger import LEDGER_COLUMNS
@@ -69,7 +70,7 @@ from scraper.output.tables import (
 log = logging.getLogger(__name__)
 STORE_NAME = "state.sqlite"
 # The exports hold the newest this many articles (0: all of them).
-WINDOW = 20_000
+WINDOW = 10_000
 Row = dict[str, str]
 
 SCHEMA = """
@@ -137,9 +138,9 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
-        problem = db.execute("PRAGMA quick_check").fetchone()[0]
-        if problem != "ok":
-            raise sqlite3.DatabaseError(f"quick_check: {problem}")
+        problem = sqlite_problem(db, path)
+        if problem is not None:
+            raise sqlite3.DatabaseError(f"check: {problem}")
     except BaseException:
         db.close()
         raise
@@ -148,8 +149,17 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def is_damage(exc: sqlite3.DatabaseError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
-    return str(exc).startswith("quick_check") or (code is not None
+    return str(exc).startswith("check: ") or (code is not None
                                                    and (code & 0xFF) in DAMAGED)
+
+
+def file_digest(path: Path) -> str:
+    """The digest `write_atomic` records for a file's bytes."""
+    code = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as handle:
+        while piece := handle.read(1 << 20):
+            code.update(piece)
+    return code.hexdigest()
 
 
 def recency(row: Mapping[str, str]) -> str:
@@ -391,6 +401,17 @@ class Store:
         for aid in sorted(set(mine) | set(theirs)):
             new_edits += self.diff(table, aid, mine.get(aid, []), theirs.get(aid, []),
                                    added_columns, found)
+        old: dict[str, list[tuple[str, str, str]]] = {}
+        for aid, kind, json_row, extra in self.db.execute(
+                "SELECT article_id, kind, row, extra FROM edits WHERE tbl = ? AND "
+                "(article_id IN (SELECT article_id FROM picked) OR ? = 'failures')",
+                (table, table)):
+            old.setdefault(aid, []).append((kind, json_row, extra))
+        new: dict[str, list[tuple[str, str, str]]] = {}
+        for aid, kind, json_row, extra in new_edits:
+            new.setdefault(aid, []).append((kind, json_row, extra))
+        changed = {aid for aid in set(old) | set(new)
+                   if sorted(old.get(aid, [])) != sorted(new.get(aid, []))}
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("DELETE FROM edits WHERE tbl = ? AND (article_id IN "
@@ -398,8 +419,9 @@ class Store:
                             (table, table))
             self.db.executemany("INSERT INTO edits VALUES (?, ?, ?, ?, ?)",
                                 [(table, *e) for e in new_edits])
-            if table in ("deals", "capacities"):
-                self.refresh_ledger(set(mine) | set(theirs))
+            if table in ("deals", "capacities") and changed:
+                # Only the deals and plants whose rows a person changed are computed again.
+                self.refresh_ledger(changed)
         parts = [f"{n:,} {what}" for what, n in sorted(found.items()) if n]
         if added_columns:
             parts.append(f"added columns kept: {', '.join(added_columns)}")
@@ -684,9 +706,16 @@ class Store:
                     stat = path.stat()
                 except FileNotFoundError:
                     continue
-                row = self.db.execute("SELECT size, mtime_ns, gen FROM exports WHERE name = ?",
-                                      (path.name,)).fetchone()
+                row = self.db.execute(
+                    "SELECT size, mtime_ns, gen, digest FROM exports WHERE name = ?",
+                    (path.name,)).fetchone()
                 if row is not None and (stat.st_size, stat.st_mtime_ns) == row[:2]:
+                    continue
+                if row is not None and row[3] and stat.st_size == row[0] and \
+                        file_digest(path) == row[3]:
+                    # Copied or touched, not changed: the bytes are those exported.
+                    self.db.execute("UPDATE exports SET mtime_ns = ? WHERE name = ?",
+                                    (stat.st_mtime_ns, path.name))
                     continue
                 try:
                     self.take(table, path, None if row is None else int(row[2] or 0))
