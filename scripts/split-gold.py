@@ -2,11 +2,14 @@
 """Split the real-sourced gold passages into train, dev and test, by source page.
 
     python scripts/split-gold.py fixtures/gold/real/part-*.jsonl
+    python scripts/split-gold.py --add test2 fixtures/gold/real/batch2/part-*.jsonl
 
 Each passage goes to a split by a hash of its `source_url`, so passages restated from one
 page never sit in two splits, and the split of a passage never changes when others are
 added. Shares: test 25%, dev 20%, train 55%. Writes fixtures/gold/real/{train,dev,test}.jsonl
-sorted by id.
+sorted by id. With `--add NAME`, the passages are added to train and dev as they are, and
+those of the test share go to a new blind split `NAME.jsonl`: a test split measured once
+is never grown, so that its figure keeps its meaning.
 """
 
 from __future__ import annotations
@@ -30,16 +33,26 @@ def split_of(source_url: str) -> str:
 
 
 def main(paths: list[str]) -> None:
+    add = None
+    if paths[:1] == ["--add"]:
+        add, paths = paths[1], paths[2:]
     splits: dict[str, list[dict]] = {name: [] for name, _ in SHARES}
+    if add is not None:
+        for name in ("train", "dev"):
+            old = (OUT / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+            splits[name] = [json.loads(line) for line in old if line.strip()]
     for path in paths:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             if line.strip():
                 item = json.loads(line)
                 splits[split_of(item["source_url"])].append(item)
     for name, items in splits.items():
+        seen = set()
+        items = [i for i in items if not (i["id"] in seen or seen.add(i["id"]))]
         items.sort(key=lambda item: item["id"])
         text = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
-        (OUT / f"{name}.jsonl").write_text(text, encoding="utf-8")
+        target = add if add is not None and name == "test" else name
+        (OUT / f"{target}.jsonl").write_text(text, encoding="utf-8")
         print(f"{name}: {len(items)} passages")
 
 
