@@ -25,6 +25,7 @@ import argparse
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -78,6 +79,18 @@ def rows(out: Path) -> int:
     return len(comparable(out)["articles"])
 
 
+def stored(out: Path) -> int:
+    """Articles in the folder's store so far (the tables are exported at a run's end)."""
+    try:
+        db = sqlite3.connect(f"file:{out / 'state.sqlite'}?mode=ro", uri=True, timeout=1)
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
 class Bench:
     def __init__(self, work: Path) -> None:
         self.work, self.passed, self.failed = work, 0, 0
@@ -126,7 +139,7 @@ class Bench:
         # Any moment of the run: start-up, discovery, fetching, writing a chunk.
         wait = rng.uniform(0.3, 0.95 * self.crawl_seconds)
         time.sleep(wait)
-        written = rows(out)
+        written = stored(out)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         site.latency = 0.0
