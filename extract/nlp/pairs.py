@@ -246,7 +246,7 @@ def opinion(doc: Doc, rules: dict[Key, dict[str, str]], model: PairModel) -> Opi
 
 @Language.factory(
     "ev_deal_pairs_v1",
-    default_config={"t_add": 0.5, "t_veto": 0.02, "add_where": "silent"},
+    default_config={"t_add": 0.6, "t_veto": 0.05, "add_where": "newpair"},
     requires=[doc_attr(COMPANIES), doc_attr(DEALS), "doc.sents"],
     assigns=[doc_attr(DEALS)],
 )
