@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) bench/ledger.py
 	$(PY) bench/e2e.py
 	$(PY) bench/bulk.py
+	$(PY) bench/store.py
 
 # Re-pin requirements.lock from pyproject.toml's ranges, in a throwaway environment. The
 # project is not in it, nor the model, which requirements-model.txt pins with its hash.
