@@ -38,8 +38,9 @@ def main(paths: list[str]) -> None:
         add, paths = paths[1], paths[2:]
     splits: dict[str, list[dict]] = {name: [] for name, _ in SHARES}
     if add is not None:
-        for name in ("train", "dev"):
-            old = (OUT / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        for name, file in (("train", "train"), ("dev", "dev"), ("test", add)):
+            path = OUT / f"{file}.jsonl"
+            old = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
             splits[name] = [json.loads(line) for line in old if line.strip()]
     for path in paths:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
