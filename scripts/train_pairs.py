@@ -130,9 +130,14 @@ def main() -> int:
     ap.add_argument("--path", action="store_true", help="prefix the parse path between them")
     ap.add_argument("--work", type=Path, default=Path("/tmp/ev_pairs_work"))
     ap.add_argument("--data-only", action="store_true", help="write the DocBins, no training")
+    ap.add_argument("--exclude", action="append", default=[], metavar="PREFIX",
+                    help="leave out training passages whose id starts with PREFIX "
+                         "(repeatable): how the shipped models were built, see "
+                         "extract/nlp/training/README.md")
     args, overrides = ap.parse_known_args()  # the rest goes to spacy train
 
-    items = [i for path in TRAIN_FILES for i in read_jsonl(path)]
+    items = [i for path in TRAIN_FILES for i in read_jsonl(path)
+             if not i["id"].startswith(tuple(args.exclude))]
     blank = spacy.blank("en")
     how = Marking(args.context, args.crop, args.kinds, args.path, args.hint)
     train, dev, counts = build(annotated(items), args.task, how, blank.make_doc)
