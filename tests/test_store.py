@@ -262,3 +262,15 @@ def test_a_copied_folder_is_not_read_back(tmp_path: Path, caplog) -> None:
     assert [r.getMessage() for r in caplog.records if "edited" in r.getMessage()] == [
         "deals.csv was edited: 1 rows added or corrected; 1 rows deleted; the store keeps "
         "the edits for every export"]
+
+
+def test_the_report_says_what_the_store_holds_beyond_the_tables(tmp_path: Path) -> None:
+    from scraper.output.report import REPORT_NAME, write_report
+
+    export(tmp_path, three(), window=1)
+    write_report(tmp_path, [], [], 0.0, stored=3)
+    page = (tmp_path / REPORT_NAME).read_text(encoding="utf-8")
+    assert "The store (state.sqlite) holds 3 articles: the tables show the newest 1" in page
+    write_report(tmp_path, [], [], 0.0, stored=1)
+    assert "The store (state.sqlite) holds" not in (tmp_path / REPORT_NAME).read_text(
+        encoding="utf-8")

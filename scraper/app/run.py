@@ -654,7 +654,7 @@ def finish(settings: Settings, summary: RunSummary, store: Store) -> None:
         counts = RunCounts(**{f.name: getattr(summary, f.name)
                               for f in dataclasses.fields(RunCounts)})
         write_report(settings.out_dir, summary.results, summary.failures, summary.seconds,
-                     counts=counts)
+                     counts=counts, stored=store.count("articles"))
         store.record_run(summary.started, now_utc(), {
             **{f.name: getattr(summary, f.name) for f in dataclasses.fields(RunCounts)
                if isinstance(getattr(summary, f.name), int)},

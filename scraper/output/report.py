@@ -336,12 +336,16 @@ def capacities_table(folder: Folder) -> str:
     return sortable("capacities", columns, rows, "capacities")
 
 
-def folder_block(folder: Folder, out_dir: str, generated_at: str) -> str:
+def folder_block(folder: Folder, out_dir: str, generated_at: str,
+                 stored: int | None = None) -> str:
     """What the folder holds, and what the page leaves out of its tables."""
     n = {t: len(folder.tables.get(t, ())) for t in TABLES}
     text = (f"{n['articles']:,} articles, {n['companies']:,} company mentions, "
             f"{n['deals']:,} deals and {n['capacities']:,} capacities in {out_dir}; "
             f"failures.csv has {n['failures']:,} rows. Generated {generated_at}.")
+    if stored is not None and stored > n["articles"]:
+        text += (f" The store (state.sqlite) holds {stored:,} articles: the tables show the "
+                 f"newest {n['articles']:,} (--window), and `export` writes any period.")
     out = f'<p id="folder">{esc(text)}</p>'
     rest = list(folder.by_id.values())[len(folder.shown):]
     if rest:
@@ -525,7 +529,8 @@ LEGEND = ('<p class="legend"><mark class="ent">company<span class="tag">org</spa
           '<mark class="ent qty">capacity<span class="tag">units/yr</span></mark></p>')
 
 
-def render(tables: Tables, run: LastRun, generated_at: str, out_dir: str = "") -> str:
+def render(tables: Tables, run: LastRun, generated_at: str, out_dir: str = "",
+           stored: int | None = None) -> str:
     """The whole page, from the tables and what the last run did."""
     folder = Folder.of(tables)
     deals = list(folder.rows("deals", folder.shown))
@@ -545,15 +550,15 @@ def render(tables: Tables, run: LastRun, generated_at: str, out_dir: str = "") -
 <a href="#capacities-h">Capacities</a><a href="#ledger-h">Ledger</a>
 <a href="#articles-h">Articles</a>
 <a href="#texts">Texts</a></nav>
-{folder_block(folder, out_dir, generated_at)}
+{folder_block(folder, out_dir, generated_at, stored)}
 <h2 id="run">Last run</h2>
 {run_block(run, folder)}
 <h2 id="timeline-h">Deals by month <span class="muted">({len(all_deals):,}, every article
-in the folder)</span></h2>
+in the tables)</span></h2>
 <p class="muted">By the month of the article's date; hover over a bar for its deals.</p>
 {deal_timeline(all_deals, folder.source)}
 <h2 id="chart-h">Announced capacity by company and year <span class="muted">(every article
-in the folder)</span></h2>
+in the tables)</span></h2>
 <p class="muted">Units per year; for each company and year the largest figure announced.
 Hover over a bar for the articles it comes from.</p>
 {capacity_chart(all_capacities, folder.source)}
@@ -563,7 +568,7 @@ Hover over a bar for the articles it comes from.</p>
 listed)</span></h2>
 {capacities_table(folder)}
 <h2 id="ledger-h">Ledger <span class="muted">(one row per deal and per plant, across every
-article in the folder)</span></h2>
+article in the store)</span></h2>
 {ledger_block(folder)}
 <h2 id="articles-h">Articles <span class="muted">({len(folder.shown):,} most recent of
 {len(folder.by_id):,})</span></h2>
@@ -578,13 +583,15 @@ article in the folder)</span></h2>
 
 def write_report(out_dir: Path, results: Sequence[tuple[Article, Facts]],
                  failures: Sequence[Failure], seconds: float,
-                 generated_at: str | None = None, *, counts: RunCounts | None = None) -> Path:
+                 generated_at: str | None = None, *, counts: RunCounts | None = None,
+                 stored: int | None = None) -> Path:
     """Write `out_dir/report.html` (atomically) from the tables in `out_dir` and what the
-    last run did: the articles it wrote (`results`), its `failures`, its `counts`."""
+    last run did: the articles it wrote (`results`), its `failures`, its `counts`;
+    `stored`: how many articles the folder's store holds (more than the tables show)."""
     when = generated_at or datetime.now(UTC).replace(microsecond=0).isoformat()
     run = LastRun(written=tuple((a.article_id, a.fetched_at) for a, _ in results),
                   failures=tuple(failures), seconds=seconds, counts=counts or RunCounts())
-    page = render(read_tables(out_dir), run, when, str(out_dir))
+    page = render(read_tables(out_dir), run, when, str(out_dir), stored)
     path = out_dir / REPORT_NAME
     write_atomic(path, page.encode("utf-8"))
     return path
