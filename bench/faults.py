@@ -25,7 +25,6 @@ import argparse
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.crawlsite import Site, serve_site, story  # noqa: E402
 from tests.server import serve  # noqa: E402
-from tests.test_crawl_resume import comparable  # noqa: E402
+from tests.test_crawl_resume import comparable, stored  # noqa: E402
 
 LATENCY = 0.05  # per answer of the local site, so that a crawl lasts long enough to cut
 CONFIG = "crawl_delay = 0.0\nbackoff = 0.05\nmax_backoff = 0.2\nretries = 2\nbatch_size = 3\n"
@@ -77,18 +76,6 @@ def measured(*args: str, timeout: float = 300) -> tuple[int, str, float, float]:
 def rows(out: Path) -> int:
     """Articles written so far (a cell may hold line breaks: counted as CSV records)."""
     return len(comparable(out)["articles"])
-
-
-def stored(out: Path) -> int:
-    """Articles in the folder's store so far (the tables are exported at a run's end)."""
-    try:
-        db = sqlite3.connect(f"file:{out / 'state.sqlite'}?mode=ro", uri=True, timeout=1)
-        try:
-            return int(db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
 
 
 class Bench:
