@@ -274,3 +274,13 @@ def test_the_report_says_what_the_store_holds_beyond_the_tables(tmp_path: Path) 
     write_report(tmp_path, [], [], 0.0, stored=1)
     assert "The store (state.sqlite) holds" not in (tmp_path / REPORT_NAME).read_text(
         encoding="utf-8")
+
+
+def test_a_deleted_table_file_and_an_edited_ledger_are_written_again(tmp_path: Path) -> None:
+    export(tmp_path, three())
+    ledger_before = (tmp_path / "ledger_deals.csv").read_bytes()
+    (tmp_path / "deals.csv").unlink()
+    (tmp_path / "ledger_deals.csv").write_text("deal_id\nmine\n", encoding="utf-8")
+    export(tmp_path, [])
+    assert urls(tmp_path / "deals.csv") == [A, B, C]
+    assert (tmp_path / "ledger_deals.csv").read_bytes() == ledger_before
