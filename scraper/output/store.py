@@ -27,7 +27,6 @@ a new one is built from the CSVs of the folder; the crawl state goes with it (se
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sqlite3
@@ -56,6 +55,7 @@ from scraper.output.tables import (
     Unreadable,
     cell,
     csv_pieces,
+    file_digest,
     fit,
     frame,
     has_bom,
@@ -151,15 +151,6 @@ def is_damage(exc: sqlite3.DatabaseError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return str(exc).startswith("check: ") or (code is not None
                                                    and (code & 0xFF) in DAMAGED)
-
-
-def file_digest(path: Path) -> str:
-    """The digest `write_atomic` records for a file's bytes."""
-    code = hashlib.blake2b(digest_size=16)
-    with path.open("rb") as handle:
-        while piece := handle.read(1 << 20):
-            code.update(piece)
-    return code.hexdigest()
 
 
 def recency(row: Mapping[str, str]) -> str:
@@ -364,14 +355,14 @@ class Store:
                             **user_row["__extra"]})
         return out
 
-    def read_back(self, table: str, path: Path, gen: int) -> str:
-        """Compare a CSV a person changed with the rows the store holds for what the last
-        export showed, and keep every difference as an edit (they replace the earlier
-        edits of those rows); returns what was found, for the run's line."""
-        df, _ = load(path, table)
+    def read_back(self, table: str, name: str, df: pd.DataFrame, gen: int) -> str:
+        """Compare a CSV a person changed (`df`, as `load` read the file `name`) with the
+        rows the store holds for what the last export showed, and keep every difference
+        as an edit (they replace the earlier edits of those rows); returns what was found,
+        for the run's line."""
         added_columns = [c for c in df.columns if c not in COLUMNS[table]]
         self.db.execute("UPDATE exports SET columns = ? WHERE name = ?",
-                        (json.dumps(list(df.columns)), path.name))
+                        (json.dumps(list(df.columns)), name))
         theirs_rows: list[Row] = df.to_dict("records")
         if table == "failures":
             self.pick([""])
@@ -732,13 +723,13 @@ class Store:
             if line:
                 say(self.notice, line)
             return
-        _, fixes = load(path, table)
+        df, fixes = load(path, table)
         lost = [f for f in fixes if f.startswith((CUT, EMPTY))]
         if lost:
             say(self.notice, f"{path.name} is damaged ({'; '.join(lost)}): no edits are read "
                              "from it; it is written again from the store")
             return
-        found = self.read_back(table, path, gen)
+        found = self.read_back(table, path.name, df, gen)
         if fixes:
             say(self.notice, f"{path.name} was re-saved ({'; '.join(fixes)}): "
                              f"{found or 'no edits in it'}; written again as a standard CSV")

@@ -309,15 +309,20 @@ def write_atomic(path: Path, data: bytes | Iterable[bytes],
     return True
 
 
-def digest(data: bytes) -> str:
-    """The digest `write_atomic` gives its `keep`."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+def file_digest(path: Path) -> str:
+    """The digest `write_atomic` gives its `keep`, of the bytes a file holds now."""
+    code = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as handle:
+        while piece := handle.read(1 << 20):
+            code.update(piece)
+    return code.hexdigest()
 
 
 def csv_pieces(df: pd.DataFrame, bom: bool, fill: Callable[[list[str]], list[str]] | None = None,
                rows: int = 2000) -> Iterator[bytes]:
-    """A frame as CSV bytes, a few thousand rows at a time, as `csv_bytes` writes it whole;
-    `fill` may complete each row first (a text kept out of the frame)."""
+    """A frame as CSV bytes (UTF-8, "\\n" line ends, a byte-order mark when asked), a few
+    thousand rows at a time; `fill` may complete each row first (a text kept out of the
+    frame)."""
     if bom:
         yield BOM
     out = io.StringIO()
@@ -334,8 +339,7 @@ def csv_pieces(df: pd.DataFrame, bom: bool, fill: Callable[[list[str]], list[str
 
 def csv_bytes(df: pd.DataFrame, bom: bool) -> bytes:
     """A frame as CSV bytes: UTF-8, "\\n" line ends, with a byte-order mark when asked."""
-    data: bytes = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
-    return BOM + data if bom else data
+    return b"".join(csv_pieces(df, bom))
 
 
 @contextlib.contextmanager
