@@ -3,6 +3,7 @@
 
     python scripts/split-gold.py fixtures/gold/real/part-*.jsonl
     python scripts/split-gold.py --add test2 fixtures/gold/real/batch2/part-*.jsonl
+    python scripts/split-gold.py --add test3 fixtures/gold/real/batch3/part-*.jsonl
 
 Each passage goes to a split by a hash of its `source_url`, so passages restated from one
 page never sit in two splits, and the split of a passage never changes when others are
