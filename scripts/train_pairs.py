@@ -3,7 +3,7 @@
 
     python scripts/train_pairs.py CONFIG --out extract/nlp/models/NAME
         [--task deals|status] [--context sent|window] [--crop N] [--kinds] [--path]
-        [--hint none|rules] [--work DIR] [--data-only]
+        [--hint none|rules] [--work DIR] [--data-only] [--exclude PREFIX] [--also JSONL]
         [--section.key VALUE ...]  (any other option goes to spacy train)
 
 Runs our pipeline over the training passages (real/train.jsonl + passages.jsonl). For each
@@ -134,9 +134,12 @@ def main() -> int:
                     help="leave out training passages whose id starts with PREFIX "
                          "(repeatable): how the shipped models were built, see "
                          "extract/nlp/training/README.md")
+    ap.add_argument("--also", action="append", default=[], type=Path, metavar="JSONL",
+                    help="train on these gold sets too (repeatable): the status model "
+                         "reads the regression sets the rules were tuned on")
     args, overrides = ap.parse_known_args()  # the rest goes to spacy train
 
-    items = [i for path in TRAIN_FILES for i in read_jsonl(path)
+    items = [i for path in (*TRAIN_FILES, *args.also) for i in read_jsonl(path)
              if not i["id"].startswith(tuple(args.exclude))]
     blank = spacy.blank("en")
     how = Marking(args.context, args.crop, args.kinds, args.path, args.hint)

@@ -113,3 +113,36 @@ def test_spacy_load_of_a_saved_pipeline_keeps_the_layer(tmp_path: Path) -> None:
     assert loaded.get_pipe("ev_deal_pairs").t_add == full.get_pipe("ev_deal_pairs").t_add
     for text in (ACQUIRED, SILENT):
         assert loaded(text)._.ev_deals == full(text)._.ev_deals
+
+
+class SureStatus:
+    """A status model stand-in that always answers `rumored`, to see whose status stands."""
+
+    how = Marking()
+
+    def cats(self, texts: list[str]) -> list[dict[str, float]]:
+        return [{"rumored": 0.9, "completed": 0.1} for _ in texts]
+
+
+@pytest.mark.parametrize(("text", "rules_status", "given"), [
+    (ACQUIRED, "completed", "rumored"),  # the rules' default: the model decides
+    ("Li Auto will acquire Lifan under the partnership.", "planned", "rumored"),
+    ("Li Auto plans to acquire Lifan.", "planned", "planned"),  # no agreement: planned
+    ("Li Auto agreed to acquire Lifan.", "agreed", "agreed"),  # explicit words stand
+])
+def test_the_status_model_decides_only_where_the_rules_read_no_status_words(
+        rules: Language, text: str, rules_status: str, given: str) -> None:
+    doc = rules(text)
+    assert [d.status for d in doc._.ev_deals] == [rules_status]
+    ours = layer(t_add=1.0, t_veto=0.0)
+    ours.status_model = SureStatus()  # type: ignore[assignment]
+    deal, = ours(doc)._.ev_deals
+    assert (deal.status, deal.method) == (given, "rule" if given == rules_status
+                                          else "rule+model")
+    kept = DealPairs("rules_status", 1.0, 0.0, status_from="rules")
+    kept.initialize()
+    kept.status_model = SureStatus()  # type: ignore[assignment]
+    assert [(d.status, d.method) for d in kept(rules(text))._.ev_deals] == [
+        (rules_status, "rule")]
+    with pytest.raises(PipelineError, match="status_from"):
+        DealPairs("bad", 0.5, 0.05, status_from="coin")

@@ -12,8 +12,12 @@ with `spacy train` (`scripts/train_pairs.py`, configs in `training/`) and shippe
 (`training/README.md`): the model adds a deal (p >= `t_add`) only where the rules are
 silent, on a pair of companies the rules gave no deal (`add_where = "newpair"`) or in a text
 where they found none at all (`"silent"`), and removes a rule deal only when it is nearly
-sure the pair has no such deal (p < `t_veto`). Every deal records which part made it
-(`Deal.method`). `doc._.ev_deal_rules` keeps the rules' own output, vetoed deals included.
+sure the pair has no such deal (p < `t_veto`). The status model gives the status of the
+deals the model adds and, with `status_from = "model_on_default"`, of the rule deals whose
+status the rules read from no explicit wording (their default `completed`, or `planned`
+from a future in a sentence that also reports an agreement); the rules' `agreed`, `rumored` and `dissolved` stand. Every deal
+records which part made it (`Deal.method`: `rule`, `model`, or `rule+model` for a rule
+deal whose status the model changed). `doc._.ev_deal_rules` keeps the rules' own output, vetoed deals included.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Self
@@ -43,6 +47,13 @@ META = "pairs.json"  # how a model's examples are made, beside its pipeline
 MODELS = "models"  # the shipped models, in this package
 DEAL_MODEL, STATUS_MODEL = "deals_pairs", "status_pairs"
 ADD_WHERE = ("newpair", "silent")  # where the model may add: see the module's docstring
+# Whose status a rule deal gets: the rules' ("rules"), or the status model's when the rules
+# read no explicit wording ("model_on_default": their status is one of RESTATUS).
+STATUS_FROM = ("rules", "model_on_default")
+# A bare future ("will build") is `planned` by the conventions when no agreement is
+# mentioned; when the sentence reports one, the status model decides.
+REPORTED_DEAL = re.compile(r"\b(?:agree(?:d|ment)s?|deals?|contracts?|signed|signs|pacts?|"
+                           r"partnership|alliance|tie-?up|under\s+which)\b", re.I)
 Key = tuple[str, str]
 Triple = tuple[str, str, str]
 
@@ -246,25 +257,29 @@ def opinion(doc: Doc, rules: dict[Key, dict[str, str]], model: PairModel) -> Opi
 
 @Language.factory(
     "ev_deal_pairs_v1",
-    default_config={"t_add": 0.6, "t_veto": 0.05, "add_where": "newpair"},
+    default_config={"t_add": 0.7, "t_veto": 0.05, "add_where": "newpair",
+                    "status_from": "model_on_default"},
     requires=[doc_attr(COMPANIES), doc_attr(DEALS), "doc.sents"],
     assigns=[doc_attr(DEALS)],
 )
 def make_deal_pairs(nlp: Language, name: str, t_add: float, t_veto: float,
-                    add_where: str) -> DealPairs:
-    return DealPairs(name, t_add, t_veto, add_where)
+                    add_where: str, status_from: str) -> DealPairs:
+    return DealPairs(name, t_add, t_veto, add_where, status_from)
 
 
 class DealPairs:
     """Pipeline component after `ev_deals`: the learned second opinion on its deals."""
 
     def __init__(self, name: str, t_add: float, t_veto: float,
-                 add_where: str = "newpair") -> None:
-        if add_where not in ADD_WHERE:
-            raise PipelineError(f"{name}: add_where must be one of {', '.join(ADD_WHERE)}, "
-                                f"not {add_where!r}")
+                 add_where: str = "newpair", status_from: str = "model_on_default") -> None:
+        for key, value, allowed in (("add_where", add_where, ADD_WHERE),
+                                    ("status_from", status_from, STATUS_FROM)):
+            if value not in allowed:
+                raise PipelineError(f"{name}: {key} must be one of {', '.join(allowed)}, "
+                                    f"not {value!r}")
         self.name = name
         self.t_add, self.t_veto, self.add_where = t_add, t_veto, add_where
+        self.status_from = status_from
         self.deal_model: PairModel | None = None
         self.status_model: PairModel | None = None
 
@@ -303,31 +318,20 @@ class DealPairs:
         added = [k for k in said.best if said.probs[k] >= self.t_add
                  and not (found and self.add_where == "silent")
                  and frozenset(k[:2]) not in ruled]
-        doc._.ev_deals = kept + self.deals(doc, added, said, rules, status_model)
+        asked = [(d.acquirer, d.target, d.deal_type) for d in kept
+                 if self.status_from == "model_on_default" and by_default(d)]
+        status = statuses(doc, [*asked, *added], rules, status_model)
+        kept = [restatus(d, status.get((d.acquirer, d.target, d.deal_type))) for d in kept]
+        doc._.ev_deals = kept + self.deals(doc, added, said, status)
         return doc
 
     def deals(self, doc: Doc, added: list[Triple], said: Opinion,
-              rules: dict[Key, dict[str, str]], model: PairModel) -> list[Deal]:
-        """The model's deals, each with the status its windows give (summed), the year
+              status: dict[Triple, str]) -> list[Deal]:
+        """The model's deals, each with the status the status model gives, the year
         nearest the pair in its best window, and that window as evidence."""
-        if not added:
-            return []
-        by_pair: dict[Key, list[Example]] = defaultdict(list)
-        for ex in examples(doc, model.how):
-            by_pair[(ex.a, ex.b)].append(ex)
-        keys, texts = [], []
-        for a, b, t in added:
-            for ex in by_pair.get((a, b), []) or by_pair.get((b, a), []):
-                keys.append((a, b, t))
-                texts.append(status_text(ex, t, rules, model.how))
-        summed: dict[Triple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        for key, cats in zip(keys, model.cats(texts), strict=True):
-            for s, p in cats.items():
-                summed[key][s] += p
         out = []
         for key in sorted(added, key=lambda k: (said.where[k].start, k)):
             a, b, t = key
-            status = max(summed[key], key=summed[key].__getitem__) if summed[key] else "agreed"
             window = said.where[key]
             text = window.text.strip()
             names = [m for m in doc._.ev_companies or []
@@ -336,6 +340,41 @@ class DealPairs:
             hi = max((m.end for m in names), default=window.end)
             start = doc[lo].idx - window.start_char
             end = doc[hi - 1].idx + len(doc[hi - 1]) - window.start_char
-            out.append(Deal(a, b, t, status, year_near(window.text, start, end), text,
-                            method="model"))
+            out.append(Deal(a, b, t, status.get(key, "agreed"),
+                            year_near(window.text, start, end), text, method="model"))
         return out
+
+
+def statuses(doc: Doc, keys: list[Triple], rules: dict[Key, dict[str, str]],
+             model: PairModel) -> dict[Triple, str]:
+    """The status model's answer for each deal: its p summed over the windows naming the
+    pair (either order), the largest sum winning."""
+    if not keys:
+        return {}
+    by_pair: dict[Key, list[Example]] = defaultdict(list)
+    for ex in examples(doc, model.how):
+        by_pair[(ex.a, ex.b)].append(ex)
+    asked, texts = [], []
+    for a, b, t in keys:
+        for ex in by_pair.get((a, b), []) or by_pair.get((b, a), []):
+            asked.append((a, b, t))
+            texts.append(status_text(ex, t, rules, model.how))
+    summed: dict[Triple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for key, cats in zip(asked, model.cats(texts), strict=True):
+        for s, p in cats.items():
+            summed[key][s] += p
+    return {key: max(ps, key=ps.__getitem__) for key, ps in summed.items()}
+
+
+def by_default(deal: Deal) -> bool:
+    """Whether the rules read a deal's status from no explicit wording: their default
+    `completed`, or `planned` from a future in a sentence that reports an agreement."""
+    return deal.status == "completed" or (deal.status == "planned"
+                                          and REPORTED_DEAL.search(deal.evidence) is not None)
+
+
+def restatus(deal: Deal, status: str | None) -> Deal:
+    """A rule deal with the status model's status; `method` says the model changed it."""
+    if status is None or status == deal.status:
+        return deal
+    return replace(deal, status=status, method="rule+model")
