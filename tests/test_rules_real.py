@@ -81,3 +81,12 @@ def test_the_two_need_a_venture_word(nlp: Language) -> None:
 def test_a_negated_deal_is_none_unless_it_ended(nlp: Language, text: str,
                                                 statuses: list[str]) -> None:
     assert [d.status for d in nlp(text)._.ev_deals] == statuses
+
+
+def test_a_plural_possessive_is_no_part_of_a_company_s_name(nlp: Language) -> None:
+    # the lexicon's `trim`: "Giant Motors' plant" names Giant Motors, not "Giant Motors'"
+    text = ("The Hidalgo factory builds trucks for FAW. Giant Motors' Elias Massri expects "
+            "output of 1,000 vehicles in the first year.")
+    names = {m.company for m in nlp(text)._.ev_companies}
+    assert "Giant Motors" in names
+    assert not any(n.endswith(("'", "’")) for n in names)
