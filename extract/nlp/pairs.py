@@ -4,7 +4,7 @@ For every sentence naming two or more companies, each ordered pair (A, B) become
 example: the sentence, lower-cased, with A's mentions as `ENTA`, B's as `ENTB`, the others'
 as `ENTX`, cut to a few tokens around the pair, prefixed by the companies' gazetteer kinds
 and the rules' verdict on the pair. A `textcat_multilabel` pipeline gives p(type) with A as
-acquirer; a `textcat` pipeline gives the status of a deal the model adds. Both are trained
+acquirer; a `textcat` pipeline gives a deal's status (see below). Both are trained
 with `spacy train` (`scripts/train_pairs.py`, configs in `training/`) and shipped in
 `models/`.
 
@@ -15,9 +15,10 @@ where they found none at all (`"silent"`), and removes a rule deal only when it 
 sure the pair has no such deal (p < `t_veto`). The status model gives the status of the
 deals the model adds and, with `status_from = "model_on_default"`, of the rule deals whose
 status the rules read from no explicit wording (their default `completed`, or `planned`
-from a future in a sentence that also reports an agreement); the rules' `agreed`, `rumored` and `dissolved` stand. Every deal
-records which part made it (`Deal.method`: `rule`, `model`, or `rule+model` for a rule
-deal whose status the model changed). `doc._.ev_deal_rules` keeps the rules' own output, vetoed deals included.
+from a future in a sentence that also reports an agreement); the rules' `agreed`,
+`rumored` and `dissolved` stand. Every deal records which part made it (`Deal.method`:
+`rule`, `model`, or `rule+model` for a rule deal whose status the model changed).
+`doc._.ev_deal_rules` keeps the rules' own output, vetoed deals included.
 """
 
 from __future__ import annotations
