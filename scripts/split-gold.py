@@ -4,13 +4,16 @@
     python scripts/split-gold.py fixtures/gold/real/part-*.jsonl
     python scripts/split-gold.py --add test2 fixtures/gold/real/batch2/part-*.jsonl
     python scripts/split-gold.py --add test3 fixtures/gold/real/batch3/part-*.jsonl
+    python scripts/split-gold.py --blind test4 fixtures/gold/real/batch4/part-*.jsonl
 
 Each passage goes to a split by a hash of its `source_url`, so passages restated from one
 page never sit in two splits, and the split of a passage never changes when others are
 added. Shares: test 25%, dev 20%, train 55%. Writes fixtures/gold/real/{train,dev,test}.jsonl
 sorted by id. With `--add NAME`, the passages are added to train and dev as they are, and
 those of the test share go to a new blind split `NAME.jsonl`: a test split measured once
-is never grown, so that its figure keeps its meaning.
+is never grown, so that its figure keeps its meaning. With `--blind NAME`, every passage of
+the files goes to the new blind split `NAME.jsonl` (written pages no other split has used):
+a larger test split once train and dev are large enough.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ def split_of(source_url: str) -> str:
 
 def main(paths: list[str]) -> None:
     add = None
+    if paths[:1] == ["--blind"]:
+        return blind(paths[1], paths[2:])
     if paths[:1] == ["--add"]:
         add, paths = paths[1], paths[2:]
     splits: dict[str, list[dict]] = {name: [] for name, _ in SHARES}
@@ -56,6 +61,18 @@ def main(paths: list[str]) -> None:
         target = add if add is not None and name == "test" else name
         (OUT / f"{target}.jsonl").write_text(text, encoding="utf-8")
         print(f"{name}: {len(items)} passages")
+
+
+def blind(name: str, paths: list[str]) -> None:
+    path = OUT / f"{name}.jsonl"
+    if path.exists():
+        raise SystemExit(f"{path} exists: a blind split is written once")
+    items = [json.loads(line) for p in paths
+             for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip()]
+    items.sort(key=lambda item: item["id"])
+    path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items),
+                    encoding="utf-8")
+    print(f"{name}: {len(items)} passages")
 
 
 if __name__ == "__main__":
