@@ -1,6 +1,7 @@
-"""What the deal finder's code does for the ways real news tells a deal (issue 10), beyond
-any one rule's examples: a venture's partners named as a pair, a list of partners, and a
-company that only names another's role standing where the parse puts the subject."""
+"""What the deal and capacity finders' code does for the ways real news tells a fact
+(issue 10), beyond any one rule's examples: a venture's partners named as a pair, a list of
+partners, a company that only names another's role standing where the parse puts the
+subject, a holding named in passing, a company named as an example."""
 
 from __future__ import annotations
 
@@ -84,9 +85,32 @@ def test_a_negated_deal_is_none_unless_it_ended(nlp: Language, text: str,
 
 
 def test_a_plural_possessive_is_no_part_of_a_company_s_name(nlp: Language) -> None:
-    # the lexicon's `trim`: "Giant Motors' plant" names Giant Motors, not "Giant Motors'"
-    text = ("The Hidalgo factory builds trucks for FAW. Giant Motors' Elias Massri expects "
+    # the lexicon's `trim`: "Condor Motors' chief" names Condor Motors, not "Condor Motors'"
+    text = ("The Hidalgo factory builds trucks for FAW. Condor Motors' Elias Massri expects "
             "output of 1,000 vehicles in the first year.")
     names = {m.company for m in nlp(text)._.ev_companies}
-    assert "Giant Motors" in names
+    assert "Condor Motors" in names
     assert not any(n.endswith(("'", "’")) for n in names)
+
+
+@pytest.mark.parametrize(("text", "status"), [
+    # `held`: a holding named in passing is held now, whatever the clause plans
+    ("SAIC, owner of MG Motor, will put 5 billion yuan into a plant in Spain.", "completed"),
+    ("Proton, in which Geely holds a 49.9% stake, will build the engines.", "completed"),
+    # ... unless its own words end it
+    ("Proton, in which Mitsubishi Motors no longer holds a stake, will build the engines.",
+     "dissolved"),
+])
+def test_a_holding_named_in_passing_is_completed(nlp: Language, text: str,
+                                                 status: str) -> None:
+    found = [d for d in nlp(text)._.ev_deals if d.deal_type == "acquisition"]
+    assert len(found) == 1 and found[0].status == status
+
+
+def test_a_company_named_as_an_example_owns_no_figure(nlp: Language) -> None:
+    # EXAMPLE_PREPOSITIONS: "including X" names one site among others, not the owner
+    text = ("Maruti Suzuki began production at its new Kharkhoda plant. Together with its "
+            "other sites, including Suzuki Motor Gujarat, the company plans capacity of "
+            "about 4 million vehicles a year by 2030.")
+    owners = {c.company for c in nlp(text)._.ev_capacities if c.units_per_year == 4_000_000}
+    assert owners == {"Suzuki"}

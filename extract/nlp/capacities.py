@@ -205,6 +205,11 @@ def clauses(text: str, rules: CapacityRules) -> list[tuple[int, int]]:
     return bounds
 
 
+# "Together with its other sites, including Suzuki Motor Gujarat, the company plans ...":
+# a company named as an example is not the owner of the sentence's figure, wherever it stands.
+EXAMPLE_PREPOSITIONS = frozenset({"including", "like", "besides"})
+
+
 def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
              at: int, rules: CapacityRules) -> str | None:
     """The company whose plant the sentence names ("X's plant"), else the first company of
@@ -224,7 +229,8 @@ def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
                 and not m.modifier
                 and not rules.child_of.match(doc.text, doc[m.end - 1].idx + len(doc[m.end - 1]))
                 and (doc[m.start].idx - sent.start_char < at
-                     or not object_of_preposition(doc, m))]
+                     or not object_of_preposition(doc, m))
+                and not object_of_preposition(doc, m, EXAMPLE_PREPOSITIONS)]
     lo, hi = next(((a, b) for a, b in spans if a <= at < b), (0, len(sent.text)))
     if rules.relative_start.match(sent.text, lo):
         # "X's plant, which it bought from Y, can build ...": the relative clause's
@@ -236,13 +242,14 @@ def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
     return subject_of(sent, mentions) if mentions else None
 
 
-def object_of_preposition(doc: Doc, mention: Mention) -> bool:
+def object_of_preposition(doc: Doc, mention: Mention,
+                          only: frozenset[str] | None = None) -> bool:
     """'from Kia', 'from Kia and Genesis': the mention (or the list it is in) is the object
-    of a preposition."""
+    of a preposition (of one of `only`, when given)."""
     token = doc[mention.end - 1]
     while token.dep_ == "conj":
         token = token.head
-    return token.dep_ == "pobj"
+    return token.dep_ == "pobj" and (only is None or token.head.lower_ in only)
 
 
 def plant_owner(sents: list[Span], i: int, mentions: list[Mention],

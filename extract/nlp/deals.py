@@ -64,7 +64,7 @@ RULE: Schema = {
                                          "after_not", "pair_gap")},
     **{key: Field("flag") for key in ("inner_ok", "adjacent", "once", "continues",
                                         "child_after", "needs_inside", "possessive",
-                                        "after_anaphor")},
+                                        "after_anaphor", "held")},
     "or_target_kind": Field("text"),
     "examples": Field("objects", required=True, schema=EXAMPLE, item="example"),
     "counter_examples": Field("texts", required=True),
@@ -118,6 +118,7 @@ class Rule:
     after_then: re.Pattern[str] | None  # what must follow the company after the trigger
     after_not: re.Pattern[str] | None  # what must not follow it
     pair_gap: re.Pattern[str] | None  # what joins the companies after and after2 ("X and Y")
+    held: bool  # a holding named in passing: `completed` unless its words end it or hedge
     examples: tuple[Example, ...] = ()  # for the tests, never for matching
     counter_examples: tuple[str, ...] = ()  # sentences that must not give this rule's deal
 
@@ -160,7 +161,7 @@ def rule_of(entry: Entry) -> Rule:
         flag("adjacent"), entry.text("or_target_kind"), flag("once"), flag("continues"),
         flag("child_after"), flag("needs_inside"), flag("possessive"), regex("veto"),
         flag("after_anaphor"), regex("topic_ok"), regex("after_then"), regex("after_not"),
-        regex("pair_gap"), examples, entry.texts("counter_examples"))
+        regex("pair_gap"), flag("held"), examples, entry.texts("counter_examples"))
 
 
 @Language.factory(
@@ -449,6 +450,8 @@ def deals_of(ctx: Sentence, rules: DealRules, rule: Rule, sides: dict[str, str],
     if rule.deal_type == "joint_venture" and not ordered:
         acquirer, target = in_order(text, spans, acquirer, target)
     status = status_of(text, start, end, rules, governors(ctx.sent, start, end))
+    if rule.held and status in ("agreed", "planned"):
+        status = "completed"  # "Volvo and its owner Geely will ...": the stake is held now
     year = year_near(text, start, end)
     pairs = [(acquirer, target)]
     after_role = rule.roles.get("after")
