@@ -146,3 +146,13 @@ def test_the_status_model_decides_only_where_the_rules_read_no_status_words(
         (rules_status, "rule")]
     with pytest.raises(PipelineError, match="status_from"):
         DealPairs("bad", 0.5, 0.05, status_from="coin")
+
+
+def test_a_preliminary_agreement_stays_planned_whatever_the_status_model_says(
+        rules: Language) -> None:
+    text = "Li Auto signed a memorandum of understanding to acquire Lifan."
+    assert [d.status for d in rules(text)._.ev_deals] == ["planned"]
+    ours = layer(t_add=1.0, t_veto=0.0)
+    ours.status_model = SureStatus()  # type: ignore[assignment]
+    assert [(d.status, d.method) for d in ours(rules(text))._.ev_deals] == [
+        ("planned", "rule")]

@@ -55,6 +55,10 @@ STATUS_FROM = ("rules", "model_on_default")
 # mentioned; when the sentence reports one, the status model decides.
 REPORTED_DEAL = re.compile(r"\b(?:agree(?:d|ment)s?|deals?|contracts?|signed|signs|pacts?|"
                            r"partnership|alliance|tie-?up|under\s+which)\b", re.I)
+# ... but not a preliminary one: a memorandum, a letter of intent, a term sheet stay
+# `planned` (the conventions; the words of `preliminary` in patterns/deals.json).
+PRELIMINARY = re.compile(r"\b(?:non-?binding|memorand\w*|MoUs?|letters?\s+of\s+intent|"
+                         r"term\s+sheets?)\b", re.I)
 Key = tuple[str, str]
 Triple = tuple[str, str, str]
 
@@ -258,7 +262,7 @@ def opinion(doc: Doc, rules: dict[Key, dict[str, str]], model: PairModel) -> Opi
 
 @Language.factory(
     "ev_deal_pairs_v1",
-    default_config={"t_add": 0.7, "t_veto": 0.05, "add_where": "newpair",
+    default_config={"t_add": 0.6, "t_veto": 0.05, "add_where": "silent",
                     "status_from": "model_on_default"},
     requires=[doc_attr(COMPANIES), doc_attr(DEALS), "doc.sents"],
     assigns=[doc_attr(DEALS)],
@@ -369,9 +373,11 @@ def statuses(doc: Doc, keys: list[Triple], rules: dict[Key, dict[str, str]],
 
 def by_default(deal: Deal) -> bool:
     """Whether the rules read a deal's status from no explicit wording: their default
-    `completed`, or `planned` from a future in a sentence that reports an agreement."""
+    `completed`, or `planned` from a future in a sentence that reports an agreement that
+    is not preliminary."""
     return deal.status == "completed" or (deal.status == "planned"
-                                          and REPORTED_DEAL.search(deal.evidence) is not None)
+                                          and REPORTED_DEAL.search(deal.evidence) is not None
+                                          and PRELIMINARY.search(deal.evidence) is None)
 
 
 def restatus(deal: Deal, status: str | None) -> Deal:
