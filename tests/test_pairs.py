@@ -70,6 +70,14 @@ def test_newpair_adds_beside_rule_deals_and_silent_does_not(rules: Language) -> 
         frozenset(("BYD", "Tesla"))}
     alone = layer(t_add=0.0, t_veto=0.0, add_where="silent")(rules(text))._.ev_deals
     assert [d.method for d in alone] == ["rule"]
+    # union: beside the rule deal, the model's other types for the same pair too
+    union = layer(t_add=0.0, t_veto=0.0, add_where="union")(rules(ACQUIRED))._.ev_deals
+    assert [(d.acquirer, d.target, d.deal_type) for d in union if d.method == "rule"] == [
+        ("Li Auto", "Lifan", "acquisition")]
+    assert any(frozenset((d.acquirer, d.target)) == frozenset(("Li Auto", "Lifan"))
+               for d in union if d.method == "model")
+    assert not any(d.method == "model" for d in layer(t_add=0.0, t_veto=0.0)(
+        rules(ACQUIRED))._.ev_deals)  # newpair: never on a pair the rules read
     with pytest.raises(PipelineError, match="add_where"):
         DealPairs("bad", 0.5, 0.05, "everywhere")
 

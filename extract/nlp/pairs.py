@@ -10,15 +10,17 @@ with `spacy train` (`scripts/train_pairs.py`, configs in `training/`) and shippe
 
 `ev_deal_pairs` combines them with the rules as measured best on the real-text dev split
 (`training/README.md`): the model adds a deal (p >= `t_add`) only where the rules are
-silent, on a pair of companies the rules gave no deal (`add_where = "newpair"`) or in a text
-where they found none at all (`"silent"`), and removes a rule deal only when it is nearly
-sure the pair has no such deal (p < `t_veto`). The status model gives the status of the
-deals the model adds and, with `status_from = "model_on_default"`, of the rule deals whose
-status the rules read from no explicit wording (their default `completed`, or `planned`
-from a future in a sentence that also reports an agreement); the rules' `agreed`,
-`rumored` and `dissolved` stand. Every deal records which part made it (`Deal.method`:
-`rule`, `model`, or `rule+model` for a rule deal whose status the model changed).
-`doc._.ev_deal_rules` keeps the rules' own output, vetoed deals included.
+silent: on a pair of companies the rules gave no deal (`add_where = "newpair"`), in a text
+where they found none at all (`"silent"`), or wherever the rules did not give that very
+deal (`"union"`: also another type for a pair the rules read); it removes a rule deal only
+when it is nearly sure the pair has no such deal (p < `t_veto`). The status model gives the
+status of the deals the model adds and, with `status_from = "model_on_default"`, of the
+rule deals whose status the rules read from no explicit wording (their default
+`completed`, or `planned` from a future in a sentence that also reports an agreement that
+is not preliminary); the rules' `agreed`, `rumored` and `dissolved` stand. Every deal
+records which part made it (`Deal.method`: `rule`, `model`, or `rule+model` for a rule
+deal whose status the model changed). `doc._.ev_deal_rules` keeps the rules' own output,
+vetoed deals included.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ SYMMETRIC = frozenset({"joint_venture"})
 META = "pairs.json"  # how a model's examples are made, beside its pipeline
 MODELS = "models"  # the shipped models, in this package
 DEAL_MODEL, STATUS_MODEL = "deals_pairs", "status_pairs"
-ADD_WHERE = ("newpair", "silent")  # where the model may add: see the module's docstring
+ADD_WHERE = ("newpair", "silent", "union")  # where the model may add: the module's docstring
 # Whose status a rule deal gets: the rules' ("rules"), or the status model's when the rules
 # read no explicit wording ("model_on_default": their status is one of RESTATUS).
 STATUS_FROM = ("rules", "model_on_default")
@@ -262,7 +264,7 @@ def opinion(doc: Doc, rules: dict[Key, dict[str, str]], model: PairModel) -> Opi
 
 @Language.factory(
     "ev_deal_pairs_v1",
-    default_config={"t_add": 0.6, "t_veto": 0.05, "add_where": "silent",
+    default_config={"t_add": 0.7, "t_veto": 0.05, "add_where": "union",
                     "status_from": "model_on_default"},
     requires=[doc_attr(COMPANIES), doc_attr(DEALS), "doc.sents"],
     assigns=[doc_attr(DEALS)],
@@ -320,9 +322,11 @@ class DealPairs:
         kept = [d for d in found
                 if said.probs.get((d.acquirer, d.target, d.deal_type), 1.0) >= self.t_veto]
         ruled = {frozenset((d.acquirer, d.target)) for d in found}
+        have = {(d.acquirer, d.target, d.deal_type) for d in kept}
         added = [k for k in said.best if said.probs[k] >= self.t_add
                  and not (found and self.add_where == "silent")
-                 and frozenset(k[:2]) not in ruled]
+                 and (k not in have if self.add_where == "union"
+                      else frozenset(k[:2]) not in ruled)]
         asked = [(d.acquirer, d.target, d.deal_type) for d in kept
                  if self.status_from == "model_on_default" and by_default(d)]
         status = statuses(doc, [*asked, *added], rules, status_model)
