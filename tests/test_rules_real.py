@@ -108,7 +108,7 @@ def test_a_holding_named_in_passing_is_completed(nlp: Language, text: str,
 
 
 def test_a_company_named_as_an_example_owns_no_figure(nlp: Language) -> None:
-    # EXAMPLE_PREPOSITIONS: "including X" names one site among others, not the owner
+    # `example_prepositions`: "including X" names one site among others, not the owner
     text = ("Maruti Suzuki began production at its new Kharkhoda plant. Together with its "
             "other sites, including Suzuki Motor Gujarat, the company plans capacity of "
             "about 4 million vehicles a year by 2030.")

@@ -97,10 +97,12 @@ class CapacityRules:
     its_plant: re.Pattern[str]  # "X ... at its Busan plant": X owns the plant
     says_capacity: re.Pattern[str]  # a clause that says "capacity" outweighs a sales word
     determiners: frozenset[str]  # words that are no part of a plant's name
+    # "including Suzuki Motor Gujarat": a company named as an example owns no figure
+    example_prepositions: frozenset[str]
     examples: dict[str, Examples]
 
 
-WORD_LISTS = ("determiners",)
+WORD_LISTS = ("determiners", "example_prepositions")
 REGEXES = tuple(name for name in CapacityRules.__dataclass_fields__
                 if name not in (*WORD_LISTS, "examples"))
 FILE: Schema = {"patterns": Field("object", required=True, schema={
@@ -205,11 +207,6 @@ def clauses(text: str, rules: CapacityRules) -> list[tuple[int, int]]:
     return bounds
 
 
-# "Together with its other sites, including Suzuki Motor Gujarat, the company plans ...":
-# a company named as an example is not the owner of the sentence's figure, wherever it stands.
-EXAMPLE_PREPOSITIONS = frozenset({"including", "like", "besides"})
-
-
 def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
              at: int, rules: CapacityRules) -> str | None:
     """The company whose plant the sentence names ("X's plant"), else the first company of
@@ -230,7 +227,7 @@ def owner_of(sent: Span, mentions: list[Mention], spans: list[tuple[int, int]],
                 and not rules.child_of.match(doc.text, doc[m.end - 1].idx + len(doc[m.end - 1]))
                 and (doc[m.start].idx - sent.start_char < at
                      or not object_of_preposition(doc, m))
-                and not object_of_preposition(doc, m, EXAMPLE_PREPOSITIONS)]
+                and not object_of_preposition(doc, m, rules.example_prepositions)]
     lo, hi = next(((a, b) for a, b in spans if a <= at < b), (0, len(sent.text)))
     if rules.relative_start.match(sent.text, lo):
         # "X's plant, which it bought from Y, can build ...": the relative clause's
